@@ -1,0 +1,69 @@
+# Restore24 — `make run` starts the demo, `make test` runs every test. Both set up what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app
+TRANSLATIONS := core dispatch field inventory
+
+.PHONY: run test test-sqlite test-postgres venv venv-test translations chromium bench messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+
+translations: venv
+	@for pkg in $(TRANSLATIONS); do \
+	  if [ -d $$pkg/translations ]; then $(BIN)/pybabel compile --use-fuzzy -q -d $$pkg/translations || exit 1; fi; \
+	done
+
+# Update the catalogues after changing UI strings: extract per package, merge into zh_CN.
+messages: venv
+	@for pkg in $(TRANSLATIONS); do \
+	  src=$$pkg; [ $$pkg = core ] && src="core templates app.py"; \
+	  $(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o $$pkg/translations/messages.pot $$src && \
+	  if [ -f $$pkg/translations/zh_CN/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update -q -N -i $$pkg/translations/messages.pot -d $$pkg/translations; \
+	  else $(BIN)/pybabel init -q -i $$pkg/translations/messages.pot -d $$pkg/translations -l zh_CN; fi; \
+	done
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Chromium from Debian's packages"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null || \
+	  (sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive sudo apt-get install -y -qq chromium) >/dev/null; }
+
+run: venv translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask push vapid >/dev/null 2>&1 || true
+	$(BIN)/flask demo --if-empty
+	FLASK_SCHEDULER_ENABLED=true $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: venv-test translations chromium
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	 else echo "TEST_POSTGRES_URL not set: PostgreSQL pass not run"; fi
+
+test-sqlite:
+	@echo "== test suite on SQLite"
+	TEST_DATABASE=sqlite $(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+
+test-postgres:
+	@echo "== test suite on PostgreSQL"
+	TEST_DATABASE=postgres $(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+
+bench: venv-test
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) instance test-artifacts

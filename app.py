@@ -1,0 +1,73 @@
+"""Restore24: `flask --app app ...`, or gunicorn "app:create_app()"."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    instance_path = (config or {}).get("INSTANCE_PATH")  # tests keep their own instance folder
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    from core.config import load_config
+    load_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    start_scheduler(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from core import database, i18n, security, sessions
+    from core.access import register_access
+    from core.extensions import babel, csrf, db, migrate
+
+    db.init_app(app)
+    database.register(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), compare_type=True,
+                     render_as_batch=True)  # SQLite alters tables by copying them
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    i18n.register_i18n(app)
+    sessions.register(app)
+    security.register_security(app)
+    register_access(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from core.views import bp as core_bp
+    from core.admin import bp as admin_bp
+    from core.api import bp as core_api
+    from dispatch.views import bp as dispatch_bp
+    from dispatch.api import bp as dispatch_api
+    from field.views import bp as field_bp
+    from field.api import bp as field_api
+    from inventory.views import bp as inventory_bp
+    from inventory.api import bp as inventory_api
+
+    for bp in (core_bp, admin_bp, core_api, dispatch_bp, dispatch_api, field_bp, field_api,
+               inventory_bp, inventory_api):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from core.errors import register_errorhandlers as register
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from core.cli import register
+    import dispatch.cli, field.cli, inventory.cli  # noqa: E401,F401  (domain commands, demo steps)
+    import dispatch.jobs, field.jobs, inventory.jobs  # noqa: E401,F401  (periodic jobs)
+
+    register(app)
+    for module in (dispatch.cli, field.cli, inventory.cli):
+        if hasattr(module, "register"):
+            module.register(app)
+
+
+def start_scheduler(app: Flask) -> None:
+    from core.scheduler import start
+    start(app)

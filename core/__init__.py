@@ -1,0 +1,1 @@
+"""Shared kernel: database, configuration, accounts, audit, reference data."""

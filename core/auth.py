@@ -1,0 +1,282 @@
+"""Users, roles, passwords, login throttling and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core import audit
+from core.db import UTCDateTime, now
+from core.errors import Conflict, Invalid
+from core.extensions import db
+
+ROLES = ("admin", "supervisor", "dispatcher", "technician", "stockkeeper")
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "supervisor": _l("Station supervisor"),
+    "dispatcher": _l("Dispatcher"),
+    "technician": _l("Technician"),
+    "stockkeeper": _l("Stock keeper"),
+}
+STATION_ROLES = ("technician", "stockkeeper")  # must belong to a station; supervisors may not (centre managers)
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+MIN_PASSWORD = 8
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(120), default="")
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    station_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stations.id"), index=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(10))
+    skills: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    is_enabled: Mapped[bool] = mapped_column(default=True)
+    # Rotated when the password changes or the account is disabled: old sessions stop loading.
+    session_nonce: Mapped[str] = mapped_column(sa.String(32), default=lambda: secrets.token_hex(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    station = relationship("Station", foreign_keys=[station_id], lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('admin','supervisor','dispatcher','technician','stockkeeper')",
+                           name="role_known"),
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.is_enabled
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLE_LABELS[self.role])
+
+    @property
+    def is_centre_manager(self) -> bool:
+        return self.role == "admin" or (self.role == "supervisor" and self.station_id is None)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > now() and self.user.is_enabled
+
+
+class LoginAttempt(db.Model):
+    """Kept in the database so throttling holds across worker processes."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    username: Mapped[str] = mapped_column(sa.String(80))
+    ip: Mapped[str] = mapped_column(sa.String(64))
+    succeeded: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        sa.Index("ix_login_attempts_username_at", "username", "at"),
+        sa.Index("ix_login_attempts_ip_at", "ip", "at"),
+    )
+
+
+class LoginRefused(Invalid):
+    status, code = 401, "login_refused"
+
+
+class LoginThrottled(Invalid):
+    status, code = 429, "too_many_attempts"
+
+
+def _hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+def _check_password_rules(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid(str(_l("The password must have at least %(n)d characters.", n=MIN_PASSWORD)),
+                      {"password": "too_short"})
+
+
+def get_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.username == (username or "").strip().lower()))
+
+
+def create_user(username: str, role: str, password: str, *, station: Any = None, full_name: str = "",
+                skills: list[str] | None = None, locale: str | None = None) -> User:
+    """Add an account. Station staff (technicians, stock keepers) must name their station."""
+    username = (username or "").strip().lower()
+    if not USERNAME_RE.match(username):
+        raise Invalid(str(_l("A username is 2–40 lower-case letters, digits, dots, dashes or underscores.")),
+                      {"username": "invalid"})
+    if role not in ROLES:
+        raise Invalid(str(_l("Unknown role: %(role)s", role=role)), {"role": "unknown"})
+    if role in STATION_ROLES and station is None:
+        raise Invalid(str(_l("A %(role)s must belong to a station.", role=ROLE_LABELS[role])), {"station": "required"})
+    _check_password_rules(password)
+    if find_user(username):
+        raise Conflict(str(_l("The username %(name)s is taken.", name=username)), {"username": "taken"})
+    user = User(username=username, role=role, password_hash=_hash_password(password),
+                station_id=getattr(station, "id", None), full_name=full_name or username,
+                skills=list(skills or []), locale=locale)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", "user", user.id, username=username, role=role)
+    return user
+
+
+def update_user(user: User, *, full_name: str | None = None, role: str | None = None, station: Any = ...,
+                skills: list[str] | None = None, locale: str | None = ...) -> User:
+    if role is not None:
+        if role not in ROLES:
+            raise Invalid(str(_l("Unknown role: %(role)s", role=role)), {"role": "unknown"})
+        user.role = role
+    if station is not ...:
+        user.station_id = getattr(station, "id", None)
+    if user.role in STATION_ROLES and user.station_id is None:
+        raise Invalid(str(_l("A %(role)s must belong to a station.", role=ROLE_LABELS[user.role])),
+                      {"station": "required"})
+    if full_name is not None:
+        user.full_name = full_name.strip()[:120]
+    if skills is not None:
+        user.skills = list(skills)
+    if locale is not ...:
+        user.locale = locale if locale in current_app.config["LANGUAGES"] else None
+    db.session.flush()
+    audit.record("user.update", "user", user.id)
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Make every session and token of the user stop working on its next request."""
+    user.session_nonce = secrets.token_hex(8)
+    db.session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=now()))
+
+
+def set_password(user: User, password: str) -> None:
+    _check_password_rules(password)
+    user.password_hash = _hash_password(password)
+    end_sessions(user)
+    db.session.flush()
+    audit.record("user.password", "user", user.id)
+
+
+def set_enabled(user: User, enabled: bool) -> None:
+    user.is_enabled = enabled
+    if not enabled:
+        end_sessions(user)
+    db.session.flush()
+    audit.record("user.enable" if enabled else "user.disable", "user", user.id)
+
+
+def _recent_failures(column: Any, value: str, window: timedelta) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt).where(
+        column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= now() - window)) or 0
+
+
+def authenticate(username: str, password: str, ip: str) -> User:
+    """Check a login, throttled per user and per address. The caller commits either way.
+
+    Failures are recorded (and audited) even though the login is refused, so the
+    caller must commit after catching LoginRefused/LoginThrottled.
+    """
+    cfg = current_app.config
+    username = (username or "").strip().lower()[:80]
+    ip = (ip or "unknown")[:64]
+    window = timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
+    if (_recent_failures(LoginAttempt.username, username, window) >= cfg["LOGIN_MAX_FAILURES_PER_USER"]
+            or _recent_failures(LoginAttempt.ip, ip, window) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]):
+        db.session.add(LoginAttempt(at=now(), username=username, ip=ip, succeeded=False))
+        audit.record("login.throttled", "user", None, username=username)
+        raise LoginThrottled(str(_l("Too many failed attempts. Try again in a few minutes.")))
+    user = find_user(username)
+    if user is None or not check_password_hash(user.password_hash, password or "") or not user.is_enabled:
+        db.session.add(LoginAttempt(at=now(), username=username, ip=ip, succeeded=False))
+        audit.record("login.failed", "user", getattr(user, "id", None), username=username)
+        raise LoginRefused(str(_l("Wrong username or password.")))
+    db.session.add(LoginAttempt(at=now(), username=username, ip=ip, succeeded=True))
+    user.last_login_at = now()
+    audit.record("login", "user", user.id, actor=user)
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User, name: str = "", lifetime_hours: int | None = None) -> str:
+    """A new bearer token; only its hash is stored, so it is shown once."""
+    token = "r24_" + secrets.token_urlsafe(32)
+    hours = lifetime_hours or current_app.config["API_TOKEN_LIFETIME_HOURS"]
+    db.session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), name=name[:80],
+                            created_at=now(), expires_at=now() + timedelta(hours=hours)))
+    db.session.flush()
+    audit.record("token.issue", "user", user.id, actor=user, name=name[:80])
+    return token
+
+
+def revoke_token(token: str) -> bool:
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now()
+    audit.record("token.revoke", "user", row.user_id, actor=row.user)
+    return True
+
+
+def user_for_token(token: str) -> User | None:
+    """The user a bearer token stands for, or None if it is unknown, expired or revoked."""
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or not row.is_usable:
+        return None
+    row.last_used_at = now()
+    audit.record("token.use", "user", row.user_id, actor=row.user, token_id=row.id)
+    return row.user
+
+
+def users_query(role: str | None = None, station_id: int | None = None, q: str | None = None):
+    stmt = sa.select(User).order_by(User.username)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if station_id:
+        stmt = stmt.where(User.station_id == station_id)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(sa.or_(User.username.like(like), sa.func.lower(User.full_name).like(like)))
+    return stmt

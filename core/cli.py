@@ -1,0 +1,108 @@
+"""Command line: `flask --app app users create`, `demo`, `sla tick`."""
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from core import auth, stations
+from core.errors import DomainError
+from core.extensions import db
+
+# Each domain adds the steps of the demo load here at import: (name, fn(seed, bar_factory)).
+DEMO_STEPS: list[tuple[str, Callable[..., object]]] = []
+
+
+def demo_step(name: str) -> Callable:
+    def deco(fn: Callable[..., object]) -> Callable[..., object]:
+        if all(n != name for n, _ in DEMO_STEPS):
+            DEMO_STEPS.append((name, fn))
+        return fn
+    return deco
+
+
+users_cli = AppGroup("users", help="Manage user accounts.")
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(auth.ROLES))
+@click.option("--station", "station_code", default=None, help="Station code, for station staff.")
+@click.option("--password", default=None, help="Prompted for when not given.")
+@click.option("--full-name", default="")
+def users_create(name: str, role: str, station_code: str | None, password: str | None, full_name: str) -> None:
+    """Add a user."""
+    station = None
+    if station_code:
+        station = stations.station_by_code(station_code)
+        if station is None:
+            raise click.ClickException(f"No station with code {station_code}.")
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = auth.create_user(name, role, password, station=station, full_name=full_name)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message + (f" {json.dumps(err.fields)}" if err.fields else ""))
+    click.echo(f"created {user.username} ({user.role})")
+
+
+@click.command("demo")
+@click.option("--force", is_flag=True, help="Load even when the database holds data already.")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database holds data.")
+@click.option("--seed", default=24, show_default=True)
+def demo(force: bool, if_empty: bool, seed: int) -> None:
+    """Load the demo city (Shenzhen) and print the demo logins."""
+    from core.demo import LOGINS, database_is_empty
+
+    if not database_is_empty():
+        if if_empty:
+            click.echo("The database holds data already; demo not loaded.")
+            _print_logins(LOGINS)
+            return
+        if not force:
+            raise click.ClickException("The database is not empty; use --force to load the demo anyway.")
+    for name, step in DEMO_STEPS:
+        click.echo(f"· {name}")
+        step(seed=seed, progress=_progress)
+        db.session.commit()
+    _print_logins(LOGINS)
+
+
+def _progress(items, label: str):
+    return click.progressbar(items, label=f"  {label}", show_pos=True, file=None)
+
+
+def _print_logins(logins: list[tuple[str, str, str]]) -> None:
+    click.echo("\nDemo logins (username / password):")
+    for username, password, what in logins:
+        click.echo(f"  {username:<16} {password:<14} {what}")
+    click.echo(f"\nOpen {current_app.config.get('PUBLIC_URL', 'http://127.0.0.1:5000')}/login")
+
+
+sla_cli = AppGroup("sla", help="Deadlines and the periodic jobs.")
+
+
+@sla_cli.command("tick")
+def sla_tick() -> None:
+    """Run one pass of the periodic jobs now and print what it did."""
+    from core.scheduler import run_tick
+
+    result = run_tick(current_app._get_current_object())  # type: ignore[attr-defined]
+    if result is None:
+        click.echo("Another process holds the scheduler lease; nothing done.")
+        return
+    for name, outcome in result.items():
+        click.echo(f"{name}: {outcome}")
+
+
+def register(app: Flask) -> None:
+    import core.demo  # noqa: F401  (registers the core demo steps)
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo)
+    app.cli.add_command(sla_cli)

@@ -1,0 +1,100 @@
+"""Settings: these defaults, then instance/config.py, then FLASK_* environment variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None: restore24.db in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SECRET_KEY: str | None = None  # None: generated once into the instance folder
+    TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ["en", "zh_CN"]
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_TRANSLATION_DIRECTORIES = ";".join(
+        str(PACKAGE_ROOT / pkg / "translations") for pkg in ("core", "dispatch", "field", "inventory")
+    )
+
+    # Web hardening
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # JSON and forms; uploads raise it per route
+    UPLOAD_MAX_BYTES = 16 * 1024 * 1024
+    TRUSTED_HOSTS: list[str] | None = None
+    PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front, to trust X-Forwarded-*
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # also secure whenever the request itself came over HTTPS
+    PERMANENT_SESSION_LIFETIME = 12 * 3600
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+    WTF_CSRF_CHECK_DEFAULT = False  # core.access checks it, so bearer-token calls can skip it
+
+    # Accounts
+    LOGIN_MAX_FAILURES_PER_USER = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    API_TOKEN_LIFETIME_HOURS = 24 * 30
+
+    # Map
+    TILES_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    TILES_ATTRIBUTION = "&copy; OpenStreetMap contributors"
+
+    # Geocoding (geopy Nominatim)
+    GEOCODER_DOMAIN = "nominatim.openstreetmap.org"
+    GEOCODER_SCHEME = "https"
+    GEOCODER_TIMEOUT = 5
+    GEOCODER_MIN_DELAY_SECONDS = 1.0
+    GEOCODER_USER_AGENT = "restore24"
+
+    # Push
+    PUSH_ALLOWED_ORIGINS = [
+        "https://fcm.googleapis.com",
+        "https://updates.push.services.mozilla.com",
+        "https://web.push.apple.com",
+        "https://wns2-by3p.notify.windows.com",
+        "https://db5p.notify.windows.com",
+    ]
+    VAPID_SUBJECT = "mailto:ops@example.org"
+
+    # Scheduler
+    SCHEDULER_ENABLED = False
+    SCHEDULER_INTERVAL_SECONDS = 60
+
+
+def _instance_secret(app: Flask) -> str:
+    """A secret generated once and kept in the instance folder, readable by the owner only."""
+    path = Path(app.instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    app.config.from_object(Config)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if overrides:
+        app.config.update(overrides)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path) / "restore24.db")
+    if not app.config.get("SECRET_KEY"):
+        try:
+            app.config["SECRET_KEY"] = _instance_secret(app)
+        except FileExistsError:  # another process wrote it first
+            app.config["SECRET_KEY"] = _instance_secret(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # SQLite waits for the writer instead of failing at once (see core.database pragmas)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            "connect_args": {"timeout": 30},
+        }

@@ -1,0 +1,215 @@
+"""Serve folium maps from vendored assets and embed them in our own pages.
+
+folium renders ``<script src>``/``<link href>`` tags pointing at public CDNs.
+Production has no CDN access and a strict Content-Security-Policy, so every
+asset folium (0.20.x) and the plugins we use reference is vendored under
+``static/vendor/`` (see ``static/vendor/README.md``) and this module points
+folium at those copies, adds CSP nonces and splits the rendered map into parts
+a Jinja layout can place. It deliberately does not import Flask: callers pass
+the static URL prefix (e.g. ``url_for("static", filename="")``) and the nonce.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from collections.abc import Iterator
+from typing import TypedDict
+
+from branca.element import Element, Figure, Link
+from markupsafe import Markup
+
+__all__ = [
+    "VENDOR_CSS",
+    "VENDOR_JS",
+    "MapParts",
+    "UnvendoredAssetError",
+    "add_csp_nonce",
+    "localize",
+    "render_map_parts",
+]
+
+# folium asset name -> path relative to the static folder. Names are the keys
+# folium uses in ``default_js``/``default_css`` (folium.folium._default_js/_css
+# and the plugins' class attributes), so renaming one here breaks the mapping.
+VENDOR_JS: dict[str, str] = {
+    # folium.Map
+    "leaflet": "vendor/leaflet/leaflet.js",
+    "jquery": "vendor/jquery/jquery.min.js",
+    "bootstrap": "vendor/bootstrap/js/bootstrap.bundle.min.js",
+    # Not the .min.js: the 2.0.2 minified build predates `extraClasses`, which
+    # folium.Icon uses (e.g. for angle=...).
+    "awesome_markers": "vendor/leaflet-awesome-markers/leaflet.awesome-markers.js",
+    # folium.plugins
+    "markerclusterjs": "vendor/leaflet-markercluster/leaflet.markercluster.js",
+    "leaflet-heat.js": "vendor/leaflet-heat/leaflet_heat.min.js",
+    "leaflet_draw_js": "vendor/leaflet-draw/leaflet.draw.js",
+    "Leaflet_Realtime_js": "vendor/leaflet-realtime/leaflet-realtime.min.js",
+}
+
+VENDOR_CSS: dict[str, str] = {
+    # folium.Map
+    "leaflet_css": "vendor/leaflet/leaflet.css",
+    "bootstrap_css": "vendor/bootstrap/css/bootstrap.min.css",
+    "glyphicons_css": "vendor/bootstrap3-glyphicons/css/bootstrap-glyphicons.css",
+    "awesome_markers_font_css": "vendor/fontawesome/css/all.min.css",
+    "awesome_markers_css": "vendor/leaflet-awesome-markers/leaflet.awesome-markers.css",
+    "awesome_rotate_css": "vendor/leaflet-awesome-markers/leaflet.awesome.rotate.min.css",
+    # folium.plugins
+    "markerclustercss": "vendor/leaflet-markercluster/MarkerCluster.css",
+    "markerclusterdefaultcss": "vendor/leaflet-markercluster/MarkerCluster.Default.css",
+    "leaflet_draw_css": "vendor/leaflet-draw/leaflet.draw.css",
+}
+
+
+class UnvendoredAssetError(ValueError):
+    """A map element wants an off-site asset we have not vendored.
+
+    Raised instead of silently emitting a CDN URL the CSP would block; the fix
+    is to vendor the library and add it to VENDOR_JS/VENDOR_CSS.
+    """
+
+
+class MapParts(TypedDict):
+    """Pieces of a rendered map for a Jinja layout, already marked safe.
+
+    Place ``header`` in <head> (or before ``html``), ``html`` where the map
+    goes and ``script`` after ``html``: it runs immediately and needs both the
+    libraries and the map's <div>.
+    """
+
+    header: Markup
+    html: Markup
+    script: Markup
+
+
+# CSP nonces are base64/base64url values (CSP3 "base64-value").
+_NONCE_RE = re.compile(r"[A-Za-z0-9+/_=-]+")
+_OPEN_TAG_RE = re.compile(r"<(script|style)\b([^>]*)>", re.IGNORECASE)
+_HAS_NONCE_RE = re.compile(r"\snonce\s*=", re.IGNORECASE)
+# Page-level bits of folium's header that assume the map owns the whole page:
+# the Figure's charset <meta>, Map's viewport <meta> (with user-scalable=no),
+# and the `html, body {...}` / `#map {...}` rules.
+_PAGE_LEVEL_RE = re.compile(
+    r"<meta\b[^>]*>"
+    r"|<style>\s*html,\s*body\s*\{[^}]*\}\s*</style>"
+    r"|<style>\s*#map\s*\{[^}]*\}\s*</style>",
+    re.IGNORECASE,
+)
+
+
+def _is_offsite(url: str) -> bool:
+    """True for absolute or protocol-relative URLs (anything not on our host)."""
+    return "://" in url or url.startswith("//")
+
+
+def _walk(element: Element) -> Iterator[Element]:
+    """Yield element and all descendants, including a Figure's header/html/script."""
+    yield element
+    if isinstance(element, Figure):
+        for part in (element.header, element.html, element.script):
+            yield from _walk(part)
+    for child in element._children.values():
+        yield from _walk(child)
+
+
+def _localized(
+    assets: list[tuple[str, str]],
+    vendor: dict[str, str],
+    static_url: str,
+    strict: bool,
+) -> list[tuple[str, str]]:
+    """Return a new (name, url) list with every known name pointed at static_url."""
+    out: list[tuple[str, str]] = []
+    for name, url in assets:
+        if name in vendor:
+            url = static_url + vendor[name]
+        elif strict and _is_offsite(url):
+            raise UnvendoredAssetError(
+                f"folium asset {name!r} ({url}) is not vendored; "
+                "add it to static/vendor/ and core.maps"
+            )
+        out.append((name, url))
+    return out
+
+
+def localize(fig_or_map: Element, static_url: str, *, strict: bool = True) -> None:
+    """Point the map's and every attached plugin's JS/CSS at our vendored copies.
+
+    Call after all plugins are added. Walks the whole element tree because each
+    plugin carries its own default_js/default_css. New lists are set on the
+    instances, so folium's class-level defaults stay untouched for other maps.
+    With ``strict`` an unknown off-site asset raises UnvendoredAssetError
+    rather than leaking a CDN URL into the page.
+    """
+    prefix = static_url.rstrip("/") + "/"
+    for element in _walk(fig_or_map.get_root()):
+        for attr, vendor in (("default_js", VENDOR_JS), ("default_css", VENDOR_CSS)):
+            assets = getattr(element, attr, None)
+            if isinstance(assets, list):
+                setattr(element, attr, _localized(assets, vendor, prefix, strict))
+
+
+def add_csp_nonce(html: str, nonce: str) -> str:
+    """Add ``nonce="..."`` to every <script> and <style> tag that lacks one.
+
+    folium emits inline <script>/<style> blocks and <script src> tags; a
+    nonce-based CSP blocks all of them otherwise. <style> tags get it too so a
+    policy may use style nonces; without one in the policy it is inert.
+    """
+    if not _NONCE_RE.fullmatch(nonce):
+        raise ValueError("CSP nonce must be a non-empty base64 value")
+    attr = f' nonce="{_html.escape(nonce, quote=True)}"'
+
+    def _add(match: re.Match[str]) -> str:
+        tag, attrs = match.group(1), match.group(2)
+        if _HAS_NONCE_RE.search(attrs):
+            return match.group(0)
+        return f"<{tag}{attr}{attrs}>"
+
+    return _OPEN_TAG_RE.sub(_add, html)
+
+
+def _offsite_links(figure: Figure) -> list[str]:
+    """URLs of <script src>/<link> elements in the figure that leave our host."""
+    return [e.url for e in _walk(figure) if isinstance(e, Link) and _is_offsite(e.url)]
+
+
+def render_map_parts(
+    m: Element,
+    nonce: str,
+    *,
+    static_url: str | None = None,
+    page_level: bool = False,
+    strict: bool = True,
+) -> MapParts:
+    """Render a folium map as header/html/script parts for our own Jinja layout.
+
+    folium normally renders a whole standalone page; we want the map inside
+    the site layout under a nonce CSP. If ``static_url`` is given the map is
+    localized first. Unless ``page_level`` is set, folium's page-wide meta tags
+    and ``html, body``/``#map`` styles are dropped so they cannot restyle the
+    host page (give the map's container an explicit height instead). With
+    ``strict`` an off-site <script src>/<link> that slipped past localize (an
+    element adding links outside default_js/default_css) raises
+    UnvendoredAssetError.
+    """
+    if static_url is not None:
+        localize(m, static_url, strict=strict)
+    root = m.get_root()
+    if not isinstance(root, Figure):
+        raise TypeError("map must be attached to a branca Figure (folium.Map is)")
+    # Figure.render() makes every element add its header/html/script pieces
+    # to the figure; rendering again replaces them by name, so repeat calls
+    # are safe.
+    root.render()
+    if strict and (offsite := _offsite_links(root)):
+        raise UnvendoredAssetError(f"map references off-site assets: {offsite}")
+    header = root.header.render()
+    if not page_level:
+        header = _PAGE_LEVEL_RE.sub("", header)
+    return MapParts(
+        header=Markup(add_csp_nonce(header, nonce)),
+        html=Markup(add_csp_nonce(root.html.render(), nonce)),
+        script=Markup(add_csp_nonce(f"<script>\n{root.script.render()}\n</script>", nonce)),
+    )

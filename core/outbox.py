@@ -1,0 +1,99 @@
+"""The notifications outbox: every alert is a row written in the same transaction as its cause.
+
+One row per (cause, recipient): `key` is unique, so a retried job or a second process
+cannot store the same alert twice. Delivery (Web Push) happens after commit, in
+field/, which reads pending rows from here.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import UTCDateTime, now
+from core.extensions import db
+
+URGENCIES = ("very-low", "low", "normal", "high")
+
+
+class Notification(db.Model):
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)  # cause + recipient
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    order_id: Mapped[int | None] = mapped_column(index=True)  # orders known by id only
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.String(500), default="")
+    url: Mapped[str] = mapped_column(sa.String(300), default="/")
+    urgency: Mapped[str] = mapped_column(sa.String(10), default="normal")
+    topic: Mapped[str | None] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # push delivery: pending → sent | no_device | failed
+    push_status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    push_attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # the delivery job's hot query: pending rows that are due
+        sa.Index("ix_notifications_pending", "next_attempt_at",
+                 postgresql_where=sa.text("push_status = 'pending'"),
+                 sqlite_where=sa.text("push_status = 'pending'")),
+        sa.Index("ix_notifications_recipient_unread", "recipient_id", "read_at"),
+        sa.CheckConstraint("urgency IN ('very-low','low','normal','high')", name="urgency_known"),
+    )
+
+    def payload(self) -> dict[str, Any]:
+        """What goes to the phone: nothing about the customer beyond the lock-screen text."""
+        data: dict[str, Any] = {"type": self.kind, "title": self.title, "body": self.body, "url": self.url}
+        if self.order_id is not None:
+            data["order"] = self.order_id
+        return data
+
+
+def enqueue(kind: str, recipient: Any, *, cause: str, title: Any, body: Any = "", url: str = "/",
+            order_id: int | None = None, urgency: str = "normal", topic: str | None = None) -> Notification | None:
+    """Store an alert for one user, once. Returns None if this (cause, recipient) exists already.
+
+    `title` and `body` may be lazy strings; they are rendered in the recipient's language.
+    Uses a savepoint so a duplicate does not spoil the caller's transaction.
+    """
+    key = f"{cause}:{recipient.id}"[:200]
+    if db.session.scalar(sa.select(Notification.id).where(Notification.key == key)) is not None:
+        return None
+    locale = getattr(recipient, "locale", None) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
+        title_text, body_text = str(title)[:200], str(body)[:500]
+    note = Notification(key=key, recipient_id=recipient.id, kind=kind, order_id=order_id, title=title_text,
+                        body=body_text, url=url[:300], urgency=urgency if urgency in URGENCIES else "normal",
+                        topic=(topic or "")[:32] or None, created_at=now(), next_attempt_at=now())
+    try:
+        with db.session.begin_nested():
+            db.session.add(note)
+    except sa.exc.IntegrityError:  # another process stored it between our check and insert
+        return None
+    return note
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(
+        Notification.recipient_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def inbox(user_id: int):
+    return (sa.select(Notification).where(Notification.recipient_id == user_id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc()))
+
+
+def mark_read(user_id: int, ids: list[int] | None = None) -> int:
+    stmt = sa.update(Notification).where(Notification.recipient_id == user_id, Notification.read_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(ids))
+    return db.session.execute(stmt.values(read_at=now())).rowcount

@@ -1,0 +1,124 @@
+"""The periodic-jobs runner: one APScheduler per process, one lease per tick across processes."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import UTCDateTime, now
+from core.extensions import db
+
+log = logging.getLogger(__name__)
+
+# Jobs register here at import (each domain's jobs.py); a tick runs them in order.
+JOBS: list[tuple[str, Callable[[], object]]] = []
+PG_ADVISORY_KEY = 0x52_32_34  # "R24"
+
+
+def job(name: str) -> Callable:
+    def deco(fn: Callable[[], object]) -> Callable[[], object]:
+        if all(n != name for n, _ in JOBS):
+            JOBS.append((name, fn))
+        return fn
+    return deco
+
+
+class SchedulerLease(db.Model):
+    """Who runs the periodic jobs right now (SQLite; PostgreSQL uses an advisory lock)."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(120))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def take_lease(name: str = "tick", seconds: int = 120) -> bool:
+    """Take or renew the lease row; True if this process holds it now. Commits."""
+    me, t = holder_id(), now()
+    row = db.session.get(SchedulerLease, name)
+    if row is None:
+        try:
+            db.session.add(SchedulerLease(name=name, holder=me, expires_at=t + timedelta(seconds=seconds)))
+            db.session.commit()
+            return True
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            return False
+    # A guarded update: only one process can move an expired (or its own) lease.
+    res = db.session.execute(sa.update(SchedulerLease).where(
+        SchedulerLease.name == name,
+        sa.or_(SchedulerLease.holder == me, SchedulerLease.expires_at < t),
+    ).values(holder=me, expires_at=t + timedelta(seconds=seconds)))
+    db.session.commit()
+    return res.rowcount == 1
+
+
+def release_lease(name: str = "tick") -> None:
+    db.session.execute(sa.delete(SchedulerLease).where(SchedulerLease.name == name,
+                                                       SchedulerLease.holder == holder_id()))
+    db.session.commit()
+
+
+def run_tick(app: Flask) -> dict[str, object] | None:
+    """One pass of every job, if this process gets the lease; None when another has it."""
+    from sqlalchemy import text
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            conn = db.engine.connect()
+            try:
+                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_ADVISORY_KEY}).scalar()
+                if not got:
+                    return None
+                try:
+                    return _run_jobs()
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_ADVISORY_KEY})
+                    conn.commit()
+            finally:
+                conn.close()
+        if not take_lease():
+            return None
+        try:
+            return _run_jobs()
+        finally:
+            release_lease()
+
+
+def _run_jobs() -> dict[str, object]:
+    results: dict[str, object] = {}
+    for name, fn in JOBS:
+        try:
+            results[name] = fn()
+            db.session.commit()
+        except Exception:  # one job's failure must not stop the others; the next tick retries
+            db.session.rollback()
+            log.exception("periodic job %s failed", name)
+            results[name] = "failed"
+    return results
+
+
+def start(app: Flask) -> None:
+    """Start the background scheduler when enabled; never under TESTING or in the reloader's parent."""
+    if not app.config.get("SCHEDULER_ENABLED") or app.config.get("TESTING"):
+        return
+    if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
+        return
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(run_tick, "interval", args=[app], seconds=int(app.config["SCHEDULER_INTERVAL_SECONDS"]),
+                      id="tick", max_instances=1, coalesce=True, next_run_time=now())
+    scheduler.start()
+    app.extensions["restore24_scheduler"] = scheduler
+    log.info("scheduler started, every %ss", app.config["SCHEDULER_INTERVAL_SECONDS"])

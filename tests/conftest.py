@@ -1,0 +1,239 @@
+"""Fixtures for every test: the app on SQLite or PostgreSQL, a clean database per test,
+factories, a frozen clock and a login helper.
+
+The suite runs on SQLite by default and on PostgreSQL with TEST_DATABASE=postgres and
+TEST_POSTGRES_URL set (the Makefile does both). Each pytest process makes its own
+PostgreSQL database, so several runs can share one server.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from core import auth, customers, stations
+from core.db import set_clock
+from core.extensions import db
+
+PASSWORD = "password123"
+USE_POSTGRES = os.environ.get("TEST_DATABASE") == "postgres"
+
+
+def square(lon: float, lat: float, size: float = 0.01) -> dict[str, Any]:
+    """A square coverage area with its south-west corner at (lon, lat)."""
+    return {"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size],
+                                                [lon, lat + size], [lon, lat]]]}
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if not USE_POSTGRES:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/test.db"
+        return
+    base = make_url(os.environ["TEST_POSTGRES_URL"])
+    name = f"r24_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_app(database_url: str, instance_path: str, **extra: Any):
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast hashing; production keeps scrypt
+        "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": instance_path,
+        "SCHEDULER_ENABLED": False,
+    }
+    config.update(extra)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    from flask_migrate import upgrade
+
+    application = make_app(database_url, str(tmp_path_factory.mktemp("instance")))
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def _truncate_all() -> None:
+    tables = db.metadata.sorted_tables
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _isolated(app):
+    """Every test starts with an empty database and the real clock."""
+    yield
+    set_clock(None)
+    with app.app_context():
+        db.session.remove()
+        _truncate_all()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for service tests. Do not use the test client inside it."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Clock:
+    """A frozen `core.db.now()` that tests move by hand."""
+
+    def __init__(self, start: datetime):
+        self.current = start
+        set_clock(lambda: self.current)
+
+    def set(self, when: datetime) -> None:
+        self.current = when
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc))
+
+
+def _detached(obj: Any) -> Any:
+    db.session.refresh(obj)
+    db.session.expunge(obj)
+    return obj
+
+
+@pytest.fixture
+def make_station(app) -> Callable[..., stations.Station]:
+    counter = iter(range(1, 10_000))
+
+    def make(code: str | None = None, *, lon: float = 114.0, lat: float = 22.5, size: float = 0.01,
+             coverage: dict | None = None, **fields: Any) -> stations.Station:
+        n = next(counter)
+        with app.app_context():
+            st = stations.create_station(
+                code=code or f"S{n:02d}", name=fields.pop("name", f"Station {n}"),
+                lat=fields.pop("point_lat", lat + size / 2), lon=fields.pop("point_lon", lon + size / 2),
+                coverage=coverage or square(lon, lat, size), **fields)
+            db.session.commit()
+            return _detached(st)
+    return make
+
+
+@pytest.fixture
+def make_user(app) -> Callable[..., auth.User]:
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = "dispatcher", *, username: str | None = None, station: Any = None,
+             password: str = PASSWORD, **fields: Any) -> auth.User:
+        n = next(counter)
+        with app.app_context():
+            st = db.session.get(stations.Station, station.id) if station is not None else None
+            if st is None and role in auth.STATION_ROLES:
+                st = db.session.scalar(sa.select(stations.Station).order_by(stations.Station.id))
+                if st is None:
+                    st = stations.create_station(code=f"ZZ{n:02d}", name="Auto station", lat=22.505, lon=114.005,
+                                                 coverage=square(114.0, 22.5))
+            user = auth.create_user(username or f"{role}-{n}", role, password, station=st, **fields)
+            db.session.commit()
+            return _detached(user)
+    return make
+
+
+@pytest.fixture
+def make_customer(app) -> Callable[..., customers.Customer]:
+    counter = iter(range(1, 100_000))
+
+    def make(**fields: Any) -> customers.Customer:
+        n = next(counter)
+        data = {"account_no": f"880{n:07d}", "name": f"Customer {n}", "phone": f"1380000{n:04d}",
+                "address": f"{n} Shennan Road", "lat": 22.505, "lon": 114.005, "segment": "residential",
+                "services": ["digital_tv"]}
+        data.update(fields)
+        with app.app_context():
+            c = customers.create_customer(**data)
+            db.session.commit()
+            return _detached(c)
+    return make
+
+
+@pytest.fixture
+def login(client):
+    """Log the test client in as a user; returns the response of the login POST."""
+    def do(user: Any, password: str = PASSWORD, c: Any = None):
+        target = c or client
+        resp = target.post("/login", data={"username": user.username, "password": password})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+        return resp
+    return do
+
+
+@pytest.fixture
+def as_role(make_user, login):
+    """Create a user of a role and log the client in as them."""
+    def do(role: str, **fields: Any) -> auth.User:
+        user = make_user(role, **fields)
+        login(user)
+        return user
+    return do
+
+
+@pytest.fixture
+def token_for(client):
+    def do(user: Any, password: str = PASSWORD) -> dict[str, str]:
+        resp = client.post("/api/v1/auth/tokens", json={"username": user.username, "password": password})
+        assert resp.status_code == 201, resp.get_json()
+        return {"Authorization": f"Bearer {resp.get_json()['token']}"}
+    return do
+
+
+def ns(**kw: Any) -> SimpleNamespace:
+    return SimpleNamespace(**kw)
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests (real concurrency) are left out of the SQLite pass, not skipped."""
+    if USE_POSTGRES:
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("postgres_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
