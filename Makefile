@@ -23,25 +23,26 @@ venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 
 translations: venv
-	@for pkg in $(TRANSLATIONS); do \
-	  if [ -d $$pkg/translations ]; then $(BIN)/pybabel compile --use-fuzzy -q -d $$pkg/translations || exit 1; fi; \
-	done
+	@$(BIN)/flask translations compile
 
 # Update the catalogues after changing UI strings: extract per package, merge into zh_CN.
 messages: venv
 	@for pkg in $(TRANSLATIONS); do \
 	  src=$$pkg; [ $$pkg = core ] && src="core templates app.py"; \
-	  $(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o $$pkg/translations/messages.pot $$src && \
+	  $(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o $$pkg/translations/messages.pot $$src && \
 	  if [ -f $$pkg/translations/zh_CN/LC_MESSAGES/messages.po ]; then \
-	    $(BIN)/pybabel update -q -N -i $$pkg/translations/messages.pot -d $$pkg/translations; \
-	  else $(BIN)/pybabel init -q -i $$pkg/translations/messages.pot -d $$pkg/translations -l zh_CN; fi; \
+	    $(BIN)/pybabel update -N -i $$pkg/translations/messages.pot -d $$pkg/translations; \
+	  else $(BIN)/pybabel init -i $$pkg/translations/messages.pot -d $$pkg/translations -l zh_CN; fi; \
 	done
 
+# Debian's Chromium for the browser tests, and a CJK font so Chinese pages render in screenshots.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Chromium from Debian's packages"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null || \
-	  (sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive sudo apt-get install -y -qq chromium) >/dev/null; }
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
+	  echo "Installing Chromium and fonts-wqy-microhei from Debian's packages"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	fi
 
 run: venv translations
 	$(BIN)/flask db upgrade

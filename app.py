@@ -42,13 +42,13 @@ def register_blueprints(app: Flask) -> None:
     from core.api import bp as core_api
     from dispatch.views import bp as dispatch_bp
     from dispatch.api import bp as dispatch_api
-    from field.views import bp as field_bp
+    from field.views import bp as field_bp, inbox_bp
     from field.api import bp as field_api
     from inventory.views import bp as inventory_bp
     from inventory.api import bp as inventory_api
 
     for bp in (core_bp, admin_bp, core_api, dispatch_bp, dispatch_api, field_bp, field_api,
-               inventory_bp, inventory_api):
+               inventory_bp, inventory_api, inbox_bp):
         app.register_blueprint(bp)
 
 

@@ -100,9 +100,22 @@ def sla_tick() -> None:
         click.echo(f"{name}: {outcome}")
 
 
+translations_cli = AppGroup("translations", help="UI translations.")
+
+
+@translations_cli.command("compile")
+def translations_compile() -> None:
+    """Compile the zh_CN catalogues of every package."""
+    from core.i18n import compile_catalogs
+
+    for path in compile_catalogs():
+        click.echo(f"compiled {path}")
+
+
 def register(app: Flask) -> None:
     import core.demo  # noqa: F401  (registers the core demo steps)
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo)
     app.cli.add_command(sla_cli)
+    app.cli.add_command(translations_cli)

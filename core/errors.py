@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from core.extensions import db
 
@@ -77,6 +77,8 @@ def register_errorhandlers(app: Flask) -> None:
     def http_error(err: HTTPException):
         db.session.rollback()
         status = err.code or 500
+        if isinstance(err, SecurityError):  # untrusted Host: no URLs can be built, answer plainly
+            return "Bad Request: untrusted host", 400, {"Content-Type": "text/plain; charset=utf-8"}
         if wants_json():
             return json_error(status, HTTP_CODES.get(status, "error"), err.description or err.name)
         return render_template("error.html", status=status, message=err.description), status

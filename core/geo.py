@@ -54,7 +54,7 @@ def parse_coverage(data: Any) -> Polygon | MultiPolygon:
         geom = shape(data)
     except Exception:  # shapely raises several types for malformed rings
         raise Invalid("The coverage area's coordinates are malformed.", {"coverage": "malformed"}) from None
-    if geom.is_empty or geom.area == 0:
+    if geom.is_empty:
         raise Invalid("The coverage area is empty.", {"coverage": "empty"})
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
@@ -63,6 +63,8 @@ def parse_coverage(data: Any) -> Polygon | MultiPolygon:
     if not geom.is_valid:
         raise Invalid(f"The coverage area is not a valid polygon: {explain_validity(geom)}.",
                       {"coverage": "invalid"})
+    if geom.area == 0:
+        raise Invalid("The coverage area is empty.", {"coverage": "empty"})
     return geom
 
 

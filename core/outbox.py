@@ -40,6 +40,9 @@ class Notification(db.Model):
     push_attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a delivery worker's claim: rows are sent only by the holder of an unexpired claim
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         # the delivery job's hot query: pending rows that are due
@@ -48,6 +51,7 @@ class Notification(db.Model):
                  sqlite_where=sa.text("push_status = 'pending'")),
         sa.Index("ix_notifications_recipient_unread", "recipient_id", "read_at"),
         sa.CheckConstraint("urgency IN ('very-low','low','normal','high')", name="urgency_known"),
+        sa.CheckConstraint("push_status IN ('pending','sent','no_device','failed')", name="push_status_known"),
     )
 
     def payload(self) -> dict[str, Any]:

@@ -66,6 +66,9 @@ def make_app(database_url: str, instance_path: str, **extra: Any):
 def app(database_url, tmp_path_factory):
     from flask_migrate import upgrade
 
+    from core.i18n import compile_catalogs
+
+    compile_catalogs()
     application = make_app(database_url, str(tmp_path_factory.mktemp("instance")))
     with application.app_context():
         upgrade()
@@ -74,8 +77,25 @@ def app(database_url, tmp_path_factory):
         db.engine.dispose()
 
 
+@pytest.fixture
+def new_app(database_url, tmp_path):
+    """Another app on the same database with other settings; its connections are closed after."""
+    made = []
+
+    def make(instance_path: str | None = None, **extra: Any):
+        application = make_app(database_url, instance_path or str(tmp_path), **extra)
+        made.append(application)
+        return application
+    yield make
+    for application in made:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def _truncate_all() -> None:
-    tables = db.metadata.sorted_tables
+    existing = set(sa.inspect(db.engine).get_table_names())  # test_schema catches unmigrated models
+    tables = [t for t in db.metadata.sorted_tables if t.name in existing]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)

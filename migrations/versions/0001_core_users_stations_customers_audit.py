@@ -134,6 +134,36 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
         batch_op.create_index('ix_audit_events_object', ['object_type', 'object_id'], unique=False)
 
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('recipient_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.String(length=500), nullable=False),
+    sa.Column('url', sa.String(length=300), nullable=False),
+    sa.Column('urgency', sa.String(length=10), nullable=False),
+    sa.Column('topic', sa.String(length=32), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(), nullable=False),
+    sa.Column('read_at', core.db.UTCDateTime(), nullable=True),
+    sa.Column('push_status', sa.String(length=12), nullable=False),
+    sa.Column('push_attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', core.db.UTCDateTime(), nullable=True),
+    sa.Column('delivered_at', core.db.UTCDateTime(), nullable=True),
+    sa.Column('claim_token', sa.String(length=32), nullable=True),
+    sa.Column('claimed_until', core.db.UTCDateTime(), nullable=True),
+    sa.CheckConstraint("push_status IN ('pending','sent','no_device','failed')", name=op.f('ck_notifications_push_status_known')),
+    sa.CheckConstraint("urgency IN ('very-low','low','normal','high')", name=op.f('ck_notifications_urgency_known')),
+    sa.ForeignKeyConstraint(['recipient_id'], ['users.id'], name=op.f('fk_notifications_recipient_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
+    sa.UniqueConstraint('key', name=op.f('uq_notifications_key'))
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notifications_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('ix_notifications_pending', ['next_attempt_at'], unique=False, postgresql_where=sa.text("push_status = 'pending'"), sqlite_where=sa.text("push_status = 'pending'"))
+        batch_op.create_index(batch_op.f('ix_notifications_recipient_id'), ['recipient_id'], unique=False)
+        batch_op.create_index('ix_notifications_recipient_unread', ['recipient_id', 'read_at'], unique=False)
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
         # The audit log is append-only: the database itself refuses changes and deletions.
@@ -151,6 +181,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table('notifications')
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
