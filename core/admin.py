@@ -122,8 +122,48 @@ def station_edit(station_id: int | None = None):
             error = DomainError(_("Please correct the marked fields."),
                                 {k: "; ".join(v) for k, v in form.errors.items()})
     neighbours = [s for s in stations.all_stations() if station is None or s.id != station.id]
+    area_map = coverage_editor_map(station, neighbours)
     return render_template("core/admin_station_edit.html", form=form, station=station, error=error,
-                           neighbours=neighbours), (422 if error else 200)
+                           area_map=area_map), (422 if error else 200)
+
+
+def coverage_editor_map(station, neighbours) -> dict:
+    """A folium map with the neighbours' areas and a Draw toolbar for this station's area."""
+    import folium
+    from folium.plugins import Draw
+
+    from core.maps import render_map_parts
+    from core.security import csp_nonce
+
+    center = [station.lat, station.lon] if station else (
+        [neighbours[0].lat, neighbours[0].lon] if neighbours else [22.54, 114.06])
+    tiles = current_app.config.get("TILES_URL") or None
+    m = folium.Map(location=center, zoom_start=13, tiles=None, max_zoom=19, control_scale=True)
+    if tiles:
+        folium.TileLayer(tiles=tiles, attr=current_app.config.get("TILES_ATTRIBUTION", ""), max_zoom=19).add_to(m)
+    if neighbours:
+        layer = folium.FeatureGroup(name=_("Neighbouring areas"))
+        for n in neighbours:
+            folium.GeoJson(n.coverage, style_function=lambda _f: {"color": "#5d6878", "weight": 1, "fillOpacity": 0.1},
+                           tooltip=f"{n.code} {n.name}").add_to(layer)
+        layer.add_to(m)
+    draw = Draw(export=False, draw_options={"polyline": False, "rectangle": True, "circle": False, "marker": False,
+                                            "circlemarker": False, "polygon": {"allowIntersection": False}},
+                edit_options={"edit": True, "remove": True})
+    draw.add_to(m)
+    folium.LayerControl().add_to(m)
+    parts = render_map_parts(m, csp_nonce(), static_url=url_for("static", filename=""))
+    return {"parts": parts, "map_name": m.get_name(), "draw_name": draw.get_name()}
+
+
+@bp.route("/stations/check-area", methods=["POST"])
+@allow("admin")
+def station_check_area():
+    from core.apiutil import json_body
+    data = json_body()
+    exclude = data.get("station_id")
+    exclude = int(exclude) if isinstance(exclude, (int, str)) and str(exclude).isdigit() else None
+    return stations.check_area(data.get("coverage"), exclude_station_id=exclude)
 
 
 # --- customers -------------------------------------------------------------

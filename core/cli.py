@@ -6,7 +6,7 @@ from typing import Callable
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from core import auth, stations
 from core.errors import DomainError
@@ -52,6 +52,7 @@ def users_create(name: str, role: str, station_code: str | None, password: str |
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--force", is_flag=True, help="Load even when the database holds data already.")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database holds data.")
 @click.option("--seed", default=24, show_default=True)

@@ -175,6 +175,9 @@ def _offsite_links(figure: Figure) -> list[str]:
     return [e.url for e in _walk(figure) if isinstance(e, Link) and _is_offsite(e.url)]
 
 
+_BOOTSTRAP_CSS_RE = re.compile(r'<link[^>]+href="[^"]*vendor/bootstrap/[^"]*\.css"[^>]*>\s*')
+
+
 def render_map_parts(
     m: Element,
     nonce: str,
@@ -208,6 +211,9 @@ def render_map_parts(
     header = root.header.render()
     if not page_level:
         header = _PAGE_LEVEL_RE.sub("", header)
+        # Bootstrap's stylesheet would restyle the whole host page (headings, forms);
+        # the map's own pieces (popups, awesome-marker icons) do not need it.
+        header = _BOOTSTRAP_CSS_RE.sub("", header)
     return MapParts(
         header=Markup(add_csp_nonce(header, nonce)),
         html=Markup(add_csp_nonce(root.html.render(), nonce)),

@@ -169,3 +169,43 @@ def place_point(lat: float, lon: float) -> Placement | None:
 def station_json(station: Station) -> dict[str, Any]:
     return {"id": station.id, "code": station.code, "name": station.name, "address": station.address,
             "district": station.district, "lat": station.lat, "lon": station.lon, "coverage": station.coverage}
+
+
+def check_area(coverage: Any, exclude_station_id: int | None = None) -> dict[str, Any]:
+    """How a proposed area sits among the others: overlaps with each neighbour and gaps.
+
+    A gap is a pocket enclosed by the stations' areas that none of them covers; an
+    overlap is where the proposed area and a neighbour's both claim a point. Shown to
+    the admin before saving; neither blocks the save (the locator takes the nearest
+    station inside an overlap), but both are usually drawing mistakes.
+    """
+    import shapely
+    from shapely.geometry import Polygon
+    from shapely.ops import unary_union
+
+    area = parse_coverage(coverage)
+    others = [(s.code, parse_coverage(s.coverage)) for s in all_stations() if s.id != exclude_station_id]
+    overlaps = []
+    for code, geom in others:
+        if not geom.intersects(area):
+            continue
+        shared = geom.intersection(area)
+        if shared.area > 1e-12:
+            overlaps.append({"code": code, "area_m2": round(_area_m2(shared)),
+                             "geometry": to_geojson(shapely.make_valid(shared))})
+    union = unary_union([area] + [g for _, g in others])
+    polygons = list(getattr(union, "geoms", [union]))
+    holes = [Polygon(ring) for p in polygons if isinstance(p, Polygon) for ring in p.interiors]
+    gaps = [{"area_m2": round(_area_m2(h)), "geometry": to_geojson(h)} for h in holes if _area_m2(h) > 1]
+    return {"overlaps": overlaps, "gaps": gaps}
+
+
+def _area_m2(geom: Any) -> float:
+    """Area in square metres, by a local equirectangular projection (fine at city scale)."""
+    import math
+
+    import shapely
+
+    lat0 = math.radians(geom.centroid.y)
+    scale = (111_320.0 * math.cos(lat0), 110_540.0)
+    return shapely.transform(geom, lambda coords: coords * scale).area

@@ -15,6 +15,7 @@ ROUTES = {
     "admin.user_edit": {"admin"},
     "admin.station_list": {"admin"},
     "admin.station_edit": {"admin"},
+    "admin.station_check_area": {"admin"},
     "admin.customer_list": {"admin"},
     "admin.customer_edit": {"admin"},
     "admin.customer_import": {"admin"},

@@ -119,3 +119,29 @@ def test_admin_creates_and_edits_a_station(client, as_role, app):
     with app.app_context():
         assert stations.station_by_code("S09").name == "Nanshan East 2"
     assert "Nanshan East 2" in client.get("/admin/stations").get_data(as_text=True)
+
+
+def test_area_check_reports_overlaps_and_gaps(ctx):
+    # four squares around a hole, and a proposed area overlapping one of them
+    for code, (lon, lat) in {"A1": (114.0, 22.5), "A2": (114.01, 22.5), "A3": (114.0, 22.51)}.items():
+        make(code=code, coverage=square(lon, lat), lat=lat + 0.005, lon=lon + 0.005)
+    ring = {"type": "Polygon", "coordinates": [[[114.01, 22.51], [114.02, 22.51], [114.02, 22.52],
+                                                [114.01, 22.52], [114.01, 22.51]]]}
+    clean = stations.check_area(ring)
+    assert clean == {"overlaps": [], "gaps": []}
+    overlapping = stations.check_area(square(114.005, 22.505))
+    assert sorted(o["code"] for o in overlapping["overlaps"]) == ["A1", "A2", "A3"]
+    a1 = next(o for o in overlapping["overlaps"] if o["code"] == "A1")
+    assert 250_000 < a1["area_m2"] < 300_000  # a quarter of a ~1.1 km square
+    # a frame with a hole in the middle leaves a gap
+    frame = {"type": "Polygon", "coordinates": [[[114.03, 22.5], [114.06, 22.5], [114.06, 22.53], [114.03, 22.53],
+                                                 [114.03, 22.5]], [[114.04, 22.51], [114.05, 22.51], [114.05, 22.52],
+                                                                   [114.04, 22.52], [114.04, 22.51]]]}
+    assert len(stations.check_area(frame)["gaps"]) == 1
+
+
+def test_area_check_endpoint_refuses_bad_geojson(client, as_role):
+    as_role("admin")
+    resp = client.post("/admin/stations/check-area", json={"coverage": "{bad"},
+                       headers={"Accept": "application/json"})
+    assert resp.status_code == 422 and "GeoJSON" in resp.get_json()["error"]["message"]
