@@ -18,8 +18,10 @@ class Config:
     TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ["en", "zh_CN"]
     BABEL_DEFAULT_LOCALE = "en"
+    # one catalogue per package (dispatch/translations_<topic> too), merged at run time
     BABEL_TRANSLATION_DIRECTORIES = ";".join(
-        str(PACKAGE_ROOT / pkg / "translations") for pkg in ("core", "dispatch", "field", "inventory")
+        str(path) for pkg in ("core", "dispatch", "field", "inventory")
+        for path in sorted((PACKAGE_ROOT / pkg).glob("translations*")) or [PACKAGE_ROOT / pkg / "translations"]
     )
 
     # Web hardening

@@ -86,11 +86,11 @@ def set_language(code: str):
 
 NAV = (
     ("dispatch.index", _l("Queues")),
-    ("dispatch.board", _l("Board")),
-    ("dispatch.map", _l("Map")),
+    ("dispatch_board.index", _l("Board")),
+    ("dispatch_map.index", _l("Map")),
     ("field.index", _l("My jobs")),
     ("inventory.index", _l("Stock")),
-    ("dispatch.reports", _l("Reports")),
+    ("reports.index", _l("Reports")),
     ("admin.index", _l("Admin")),
 )
 
