@@ -63,7 +63,7 @@ def me():
 
 document("/me", "get", "The caller", response={"type": "object", "required": ["id", "username", "role"],
          "properties": {"id": {"type": "integer"}, "username": {"type": "string"}, "role": {"type": "string"},
-                        "station": {"type": ["string", "null"]}}})
+                        "station": {"type": "string", "nullable": True}}})
 
 
 @bp.route("/stations")

@@ -5,6 +5,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.routing import IntegerConverter
 
 from core.errors import json_error, wants_json
 from core.extensions import db
@@ -25,7 +26,17 @@ def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+class DatabaseInt(IntegerConverter):
+    """`<int:id>` limited to the database's INTEGER range, so an absurd id is a 404, not an overflow."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's name)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def register(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseInt
+
     @app.after_request
     def commit_request(response):
         """Services never commit; the request does, once, when it went well."""
