@@ -6,7 +6,6 @@ refused. Object-level checks (whose order, which station) live in the services.
 """
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any, Callable
 
 from flask import Flask, abort, redirect, request, url_for
@@ -89,14 +88,3 @@ def register_access(app: Flask) -> None:
                 return json_error(403, "forbidden", "Your role may not use this.")
             abort(403)
         return None
-
-
-def check_roles(*roles: str) -> Callable:
-    """For helpers called outside a route (rare): raise Forbidden unless the user has a role."""
-    def deco(fn: Callable) -> Callable:
-        @wraps(fn)
-        def inner(*a: Any, **kw: Any) -> Any:
-            require(current_user.is_authenticated and current_user.role in roles)
-            return fn(*a, **kw)
-        return inner
-    return deco

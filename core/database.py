@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import IntegerConverter
 
 from core.errors import json_error, wants_json
@@ -53,7 +53,4 @@ def register(app: Flask) -> None:
             from flask import render_template
             return app.make_response((render_template(
                 "error.html", status=409, message="The change conflicts with another one; nothing was saved."), 409))
-        except OperationalError:
-            db.session.rollback()
-            raise
         return response

@@ -210,7 +210,7 @@ def test_bearer_calls_need_no_csrf_but_session_posts_do(make_user, new_app):
     assert c.get("/admin/").status_code == 302
 
 
-def test_session_token_reuse_is_limited_to_lifetime(ctx, make_user, clock):
+def test_token_stops_at_its_lifetime(ctx, make_user, clock):
     user = db.session.get(auth.User, make_user("dispatcher").id)
     token = auth.issue_token(user, "t", lifetime_hours=1)
     assert auth.user_for_token(token).id == user.id
