@@ -42,13 +42,18 @@ def register_blueprints(app: Flask) -> None:
     from core.api import bp as core_api
     from dispatch.views import bp as dispatch_bp
     from dispatch.api import bp as dispatch_api
+    from dispatch.board_views import bp as board_bp
+    from dispatch.map_views import bp as map_bp
+    from dispatch.map_api import bp as map_api
+    from dispatch.reports_api import bp as reports_api
+    from dispatch.reports_views import bp as reports_bp
     from field.views import bp as field_bp, inbox_bp
     from field.api import bp as field_api
     from inventory.views import bp as inventory_bp
     from inventory.api import bp as inventory_api
 
     for bp in (core_bp, admin_bp, core_api, dispatch_bp, dispatch_api, field_bp, field_api,
-               inventory_bp, inventory_api, inbox_bp):
+               inventory_bp, inventory_api, inbox_bp, map_bp, map_api, reports_api, reports_bp, board_bp):
         app.register_blueprint(bp)
 
 
@@ -59,6 +64,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from core.cli import register
+    import core.demo  # noqa: F401  (core's demo steps first: stations and staff before the domains')
     import dispatch.cli, field.cli, inventory.cli  # noqa: E401,F401  (domain commands, demo steps)
     import dispatch.jobs, field.jobs, inventory.jobs  # noqa: E401,F401  (periodic jobs)
 

@@ -11,15 +11,31 @@ from core.errors import json_error, wants_json
 from core.extensions import db
 
 
+def _is_sqlite(dbapi_conn) -> bool:
+    return type(dbapi_conn).__module__.startswith("sqlite3")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    if type(dbapi_conn).__module__.startswith("sqlite3"):
+    if _is_sqlite(dbapi_conn):
+        # Let SQLAlchemy, not the driver, open transactions (see _sqlite_begin): otherwise a
+        # SAVEPOINT that is a transaction's first statement commits everything on RELEASE.
+        dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        # IMMEDIATE takes the write lock up front, so two connections that read and then write
+        # queue behind each other (busy_timeout) instead of one failing on a stale snapshot.
+        # Hence: never open a second connection while the session holds a transaction.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgres() -> bool:

@@ -6,6 +6,7 @@ import pkgutil
 from pathlib import Path
 
 import pytest
+from werkzeug.routing.converters import NumberConverter
 
 from core.access import ANY_USER, allowed_roles
 from core.auth import ROLES
@@ -35,7 +36,7 @@ def _expected(entry: object) -> frozenset[str] | None:
 def _sample_url(rule) -> str:
     values = {}
     for arg, conv in rule._converters.items():
-        values[arg] = 999999 if type(conv).__name__ in ("IntegerConverter", "FloatConverter") else "ZZ-none"
+        values[arg] = 999999 if isinstance(conv, NumberConverter) else "ZZ-none"
     return rule.build(values, append_unknown=False)[1]
 
 

@@ -38,7 +38,10 @@ def test_every_string_has_a_chinese_translation(package):
     translated: set[str] = set()
     for po_path in po_paths:
         with po_path.open("rb") as fh:
-            translated |= {m.id for m in read_po(fh) if m.id and m.string and "fuzzy" not in m.flags}
+            for m in read_po(fh):
+                strings = m.string if isinstance(m.string, tuple) else (m.string,)
+                if m.id and all(strings) and "fuzzy" not in m.flags:
+                    translated.add(m.id if isinstance(m.id, str) else m.id[0])  # plurals: (singular, plural)
     untranslated = sorted(ids - translated)
     assert not untranslated, f"{package}: untranslated strings: {untranslated}"
 
