@@ -1,0 +1,1 @@
+"""Spare equipment: items, locations, the stock ledger, serial units, loaners."""
