@@ -1,0 +1,1 @@
+"""The technicians' mobile web app and push delivery."""
