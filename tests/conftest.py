@@ -17,19 +17,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from app import create_app
 from core import auth, customers, stations
 from core.db import set_clock
 from core.extensions import db
 
-PASSWORD = "password123"
-USE_POSTGRES = os.environ.get("TEST_DATABASE") == "postgres"
-
-
-def square(lon: float, lat: float, size: float = 0.01) -> dict[str, Any]:
-    """A square coverage area with its south-west corner at (lon, lat)."""
-    return {"type": "Polygon", "coordinates": [[[lon, lat], [lon + size, lat], [lon + size, lat + size],
-                                                [lon, lat + size], [lon, lat]]]}
+from testsupport import PASSWORD, USE_POSTGRES, make_app, square  # noqa: F401  (re-exported)
 
 
 @pytest.fixture(scope="session")
@@ -46,20 +38,6 @@ def database_url(tmp_path_factory):
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-def make_app(database_url: str, instance_path: str, **extra: Any):
-    config = {
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "WTF_CSRF_ENABLED": False,
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast hashing; production keeps scrypt
-        "SECRET_KEY": "test-secret",
-        "INSTANCE_PATH": instance_path,
-        "SCHEDULER_ENABLED": False,
-    }
-    config.update(extra)
-    return create_app(config)
 
 
 @pytest.fixture(scope="session")

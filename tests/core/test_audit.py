@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from conftest import USE_POSTGRES
+from testsupport import USE_POSTGRES
 from core.audit import AuditEvent
 from core.extensions import db
 
