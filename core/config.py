@@ -63,6 +63,16 @@ class Config:
     ]
     VAPID_SUBJECT = "mailto:ops@example.org"
 
+    # Map
+    MAP_POLL_SECONDS = 15  # the dispatcher's map refreshes its orders this often
+
+    # Callbacks (after-job survey)
+    CALLBACK_DUE_HOURS = 48  # a resolved order's callback is due this long after resolution
+    CALLBACK_MAX_ATTEMPTS = 3  # unreachable after this many tries: closed as unreachable
+    CALLBACK_UNHAPPY_ACTION = "reopen"  # or "complaint_visit"
+    CALLBACK_LINK_DAYS = 7  # a customer's one-time survey link expires after this
+    CALLBACK_COMPLAINT_CATEGORY = "VISIT-COMPLAINT"
+
     # Scheduler
     SCHEDULER_ENABLED = False
     SCHEDULER_INTERVAL_SECONDS = 60
