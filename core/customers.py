@@ -185,21 +185,27 @@ class ImportReport:
         return not self.errors
 
 
-def import_customers_csv(text: str | bytes, *, only_good: bool = False) -> ImportReport:
-    """Import customers from CSV with a header row.
-
-    Every bad row is reported with its line number. Unless `only_good` is set,
-    nothing is imported when any row is bad.
-    """
+def read_csv(text: str | bytes, required: tuple[str, ...]) -> csv.DictReader:
+    """A reader over UTF-8 CSV text with a header row that has the required columns."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise Invalid(str(_l("The file is not UTF-8 text."))) from None
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("account_no", "name", "phone") if c not in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
         raise Invalid(str(_l("The CSV header lacks: %(cols)s", cols=", ".join(missing))))
+    return reader
+
+
+def import_customers_csv(text: str | bytes, *, only_good: bool = False) -> ImportReport:
+    """Import customers from CSV with a header row.
+
+    Every bad row is reported with its line number. Unless `only_good` is set,
+    nothing is imported when any row is bad.
+    """
+    reader = read_csv(text, ("account_no", "name", "phone"))
     report = ImportReport()
     good: list[dict[str, Any]] = []
     seen: set[str] = set()

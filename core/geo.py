@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Sequence
 
 import shapely
@@ -99,7 +100,14 @@ class Placement:
     station_id: int
     code: str
     inside: bool
-    distance_m: float
+    point: tuple[float, float] = field(repr=False, compare=False)
+    station_point: tuple[float, float] = field(repr=False, compare=False)
+
+    @cached_property
+    def distance_m(self) -> float:
+        """Geodesic metres from the point to the station (computed on first use: it costs more
+        than finding the station)."""
+        return distance_m(self.point, self.station_point)
 
     def reason(self) -> str:
         if self.inside:
@@ -107,24 +115,52 @@ class Placement:
         return f"nearest: {self.code}, {self.distance_m / 1000:.1f} km"
 
 
+# Geodesic (WGS 84) over great-circle (mean radius) distance lies within [0.9944, 1.0045]: so a
+# station whose great-circle distance exceeds the best one's by more than 1.0102× can never be
+# geodesically nearer. 1.02 leaves room for rounding.
+_SPHERE_MARGIN = 1.02
+
+
 class StationLocator:
     """Which station serves a point: the one whose area contains it, else the nearest.
 
-    Areas and station points each sit in an STRtree. For "nearest" the tree yields
-    candidates in planar order; since degrees of longitude shrink with latitude, we
-    take every station within a widened planar radius and rank those by geodesic
-    distance, which stays exact while touching only a handful of stations.
+    Areas sit in an STRtree (prepared polygons). For "nearest", station points sit in a uniform
+    grid of about one station per cell, walked in rings outwards by great-circle distance until no
+    unvisited cell can hold a station within the geodesic/great-circle margin of the best so far;
+    the few stations left within that margin are ranked by the exact geodesic distance (ties by
+    code), so the answer is the geodesic nearest while usually costing no geodesic at all.
     """
 
     def __init__(self, sites: Sequence[StationSite]):
         self.sites = list(sites)
+        self._lat = [s.lat for s in self.sites]
+        self._lon = [s.lon for s in self.sites]
+        self._coslat = [math.cos(math.radians(s.lat)) for s in self.sites]
         self._areas = STRtree([s.coverage for s in self.sites]) if self.sites else None
-        self._points = STRtree([Point(s.lon, s.lat) for s in self.sites]) if self.sites else None
         for site in self.sites:
             shapely.prepare(site.coverage)
+        self._points: dict[tuple[int, int], list[int]] = {}
+        if not self.sites:
+            self._cell = 1.0
+            return
+        width = max(self._lon) - min(self._lon)
+        height = max(self._lat) - min(self._lat)
+        # about one station per cell, for stations spread over an area or strung along a line
+        n = len(self.sites)
+        self._cell = min(10.0, max(1e-4, math.sqrt(width * height / n), max(width, height) / n))
+        for i, site in enumerate(self.sites):
+            self._points.setdefault(self._key(site.lat, site.lon), []).append(i)
+        keys = [k for k in self._points]
+        self._imin = min(k[0] for k in keys)
+        self._imax = max(k[0] for k in keys)
+        self._jmin = min(k[1] for k in keys)
+        self._jmax = max(k[1] for k in keys)
 
     def __len__(self) -> int:
         return len(self.sites)
+
+    def _key(self, lat: float, lon: float) -> tuple[int, int]:
+        return math.floor(lon / self._cell), math.floor(lat / self._cell)
 
     def containing(self, lat: float, lon: float) -> list[StationSite]:
         if self._areas is None:
@@ -132,28 +168,63 @@ class StationLocator:
         idx = self._areas.query(Point(lon, lat), predicate="intersects")
         return [self.sites[i] for i in sorted(idx)]
 
+    def _great_circle(self, i: int, lat: float, lon: float, coslat: float) -> float:
+        dp = math.radians(self._lat[i] - lat)
+        dl = math.radians(self._lon[i] - lon)
+        h = math.sin(dp / 2) ** 2 + coslat * self._coslat[i] * math.sin(dl / 2) ** 2
+        return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+    def _ring_candidates(self, lat: float, lon: float) -> list[tuple[float, int]]:
+        """(great-circle m, index) of every station that could be the geodesic nearest."""
+        ci, cj = self._key(lat, lon)
+        coslat = math.cos(math.radians(lat))
+        # rings nearer than the grid's edge hold nothing; start there
+        r = max(0, self._imin - ci, ci - self._imax, self._jmin - cj, cj - self._jmax)
+        r_max = max(abs(ci - self._imin), abs(ci - self._imax), abs(cj - self._jmin), abs(cj - self._jmax))
+        seen: list[tuple[float, int]] = []
+        best = math.inf
+        while r <= r_max:
+            if 8 * r > len(self._points):
+                # a ring would have more cells than there are occupied ones: take every station left
+                for (i, j), members in self._points.items():
+                    if max(abs(i - ci), abs(j - cj)) >= r:
+                        seen.extend((self._great_circle(k, lat, lon, coslat), k) for k in members)
+                break
+            if r == 0:
+                cells: Iterable[tuple[int, int]] = ((ci, cj),)
+            else:
+                cells = [(ci + d, cj - r) for d in range(-r, r + 1)] + [(ci + d, cj + r) for d in range(-r, r + 1)] \
+                    + [(ci - r, cj + d) for d in range(-r + 1, r)] + [(ci + r, cj + d) for d in range(-r + 1, r)]
+            for cell in cells:
+                for k in self._points.get(cell, ()):
+                    d = self._great_circle(k, lat, lon, coslat)
+                    seen.append((d, k))
+                    best = min(best, d)
+            # every unvisited station is at least r cells away in latitude or in longitude
+            gap = math.radians(min(r * self._cell, 90.0))
+            lower = EARTH_RADIUS_M * min(gap, math.asin(min(1.0, coslat * math.sin(gap))))
+            if lower > best * _SPHERE_MARGIN:
+                break
+            r += 1
+        best = min(d for d, _k in seen)
+        return [(d, k) for d, k in seen if d <= best * _SPHERE_MARGIN]
+
     def nearest(self, lat: float, lon: float, among: Iterable[StationSite] | None = None) -> tuple[StationSite, float]:
-        if among is not None:
-            cands = list(among)
-        else:
-            assert self._points is not None
-            p = Point(lon, lat)
-            first = int(self._points.nearest(p))
-            planar = p.distance(Point(self.sites[first].lon, self.sites[first].lat))
-            # widen by the worst lon/lat scale ratio so no geodesically nearer station is missed
-            scale = 1.0 / max(math.cos(math.radians(min(89.0, abs(lat) + planar + 1))), 1e-6)
-            idx = self._points.query(p.buffer(planar * scale * 1.01 + 1e-9))  # 1 %: ellipsoid vs sphere
-            cands = [self.sites[i] for i in idx] or [self.sites[first]]
-        best = min(cands, key=lambda s: (distance_m((lat, lon), (s.lat, s.lon)), s.code))
+        best = self._nearest_site(lat, lon, None if among is None else list(among))
         return best, distance_m((lat, lon), (best.lat, best.lon))
+
+    def _nearest_site(self, lat: float, lon: float, among: list[StationSite] | None) -> StationSite:
+        if among is None:
+            close = self._ring_candidates(lat, lon)
+            if len(close) == 1:
+                return self.sites[close[0][1]]
+            among = [self.sites[i] for _d, i in close]
+        return min(among, key=lambda s: (distance_m((lat, lon), (s.lat, s.lon)), s.code))
 
     def place(self, lat: float, lon: float) -> Placement | None:
         """The serving station; None when there are no stations at all."""
         if not self.sites:
             return None
         inside = self.containing(lat, lon)
-        if len(inside) == 1:
-            s = inside[0]
-            return Placement(s.id, s.code, True, distance_m((lat, lon), (s.lat, s.lon)))
-        best, dist = self.nearest(lat, lon, among=inside or None)
-        return Placement(best.id, best.code, False, dist)
+        site = inside[0] if len(inside) == 1 else self._nearest_site(lat, lon, inside or None)
+        return Placement(site.id, site.code, len(inside) == 1, (lat, lon), (site.lat, site.lon))

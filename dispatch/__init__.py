@@ -1,0 +1,1 @@
+"""Repair orders: intake, assignment, deadlines, incidents, callbacks, reports, the map."""
