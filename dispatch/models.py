@@ -186,7 +186,7 @@ class RepairOrder(db.Model):
         if self.resolved_at is not None and self.status in ("resolved", "closed"):
             return "overdue" if self.resolved_at > self.deadline_at else "ok"
         deadline = self.effective_deadline(at)
-        if at > deadline:
+        if at >= deadline:  # exactly at the deadline is overdue, as on the map and in the jobs
             return "overdue"
         if at >= deadline - (self.deadline_at - self.warn_at):
             return "due_soon"

@@ -26,6 +26,7 @@ def make_app(database_url: str, instance_path: str, **extra: Any):
         "SECRET_KEY": "test-secret",
         "INSTANCE_PATH": instance_path,
         "SCHEDULER_ENABLED": False,
+        "GEOCODER_DOMAIN": "",  # no internet: tests that geocode start their own Nominatim
     }
     config.update(extra)
     return create_app(config)

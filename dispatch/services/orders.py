@@ -25,7 +25,7 @@ from core.db import now
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.geo import check_point
-from core.stations import get_station, station_by_code
+from core.stations import Station, get_station, station_by_code
 from dispatch import geocoding
 from dispatch.models import (CHANNELS, KINDS, OPEN_STATUSES, PRIORITIES, OrderEvent, RepairOrder)
 from dispatch.services import assignment
@@ -125,7 +125,7 @@ def _notify_assigned(order: RepairOrder, event: OrderEvent) -> None:
     db.session.flush()  # the event's id names the alert, so a retry cannot send it twice
     _notify("order_assigned", order.technician_id, order, f"assigned:{event.id}",
             _l("New job %(number)s", number=order.number),
-            _l("%(category)s — %(address)s", category=order.category.name, address=order.address[:120]),
+            _l("%(category)s — %(area)s", category=order.category.name, area=_area(order)),
             urgency="high" if order.kind == "fault" else "normal")
 
 
@@ -133,7 +133,13 @@ def _notify_taken_away(order: RepairOrder, technician_id: int | None, event: Ord
     db.session.flush()
     _notify("order_unassigned", technician_id, order, f"unassigned:{event.id}",
             _l("Job %(number)s was taken off your list", number=order.number),
-            _l("You no longer need to go to %(address)s.", address=order.address[:120]))
+            _l("You no longer need to go to this job (%(area)s).", area=_area(order)))
+
+
+def _area(order: RepairOrder) -> str:
+    """What a lock screen may show of where a job is: the station's district, never the address."""
+    station = db.session.get(Station, order.station_id) if order.station_id else None
+    return (station.district or station.name) if station else ""
 
 
 def _one_writer(fn: Callable[..., RepairOrder]) -> Callable[..., RepairOrder]:

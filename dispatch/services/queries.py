@@ -34,12 +34,12 @@ def _scoped(stmt: Any, actor: User) -> Any:
 def _overdue_clause() -> Any:
     # paused orders are not overdue while they wait on the customer
     return sa.and_(RepairOrder.status.in_(OPEN_STATUSES), RepairOrder.paused_at.is_(None),
-                   RepairOrder.deadline_at < now())
+                   RepairOrder.deadline_at <= now())
 
 
 def _due_soon_clause() -> Any:
     return sa.and_(RepairOrder.status.in_(OPEN_STATUSES), RepairOrder.paused_at.is_(None),
-                   RepairOrder.deadline_at >= now(), RepairOrder.warn_at <= now())
+                   RepairOrder.deadline_at > now(), RepairOrder.warn_at <= now())
 
 
 def queue_clause(queue: str) -> Any:
