@@ -43,8 +43,24 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _is_dead_local(holder: str) -> bool:
+    """True when the holder is a process on this host that no longer runs (killed mid-tick)."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def take_lease(name: str = "tick", seconds: int = 120) -> bool:
-    """Take or renew the lease row; True if this process holds it now. Commits."""
+    """Take or renew the lease row; True if this process holds it now. Commits.
+
+    An expired lease, or one held by a dead process on this host, may be taken over."""
     me, t = holder_id(), now()
     row = db.session.get(SchedulerLease, name)
     if row is None:
@@ -56,9 +72,10 @@ def take_lease(name: str = "tick", seconds: int = 120) -> bool:
             db.session.rollback()
             return False
     # A guarded update: only one process can move an expired (or its own) lease.
+    dead = row.holder if row.holder != me and _is_dead_local(row.holder) else None
     res = db.session.execute(sa.update(SchedulerLease).where(
         SchedulerLease.name == name,
-        sa.or_(SchedulerLease.holder == me, SchedulerLease.expires_at < t),
+        sa.or_(SchedulerLease.holder == me, SchedulerLease.expires_at < t, SchedulerLease.holder == dead),
     ).values(holder=me, expires_at=t + timedelta(seconds=seconds)))
     db.session.commit()
     return res.rowcount == 1
@@ -78,6 +95,7 @@ def run_tick(app: Flask) -> dict[str, object] | None:
             conn = db.engine.connect()
             try:
                 got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_ADVISORY_KEY}).scalar()
+                conn.commit()  # the session-level lock outlives the transaction; don't sit idle in one
                 if not got:
                     return None
                 try:
