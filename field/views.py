@@ -1,28 +1,226 @@
 """The technician's mobile web app, its service worker, and every user's notification inbox."""
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
+                   send_from_directory, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from core import outbox
 from core.access import allow, allow_any_user, public
+from core.apiutil import json_body
+from core.customers import mask_phone, reveal_contact
+from core.errors import Conflict, DomainError, Invalid
 from core.extensions import db
-from field import services
+from dispatch import services as dispatch
+from field import services, sync
+from inventory import services as inventory
 
 bp = Blueprint("field", __name__, url_prefix="/field", template_folder="templates")
 # The inbox is for every role, so it lives outside /field/ (registered in app.py).
 inbox_bp = Blueprint("inbox", __name__, template_folder="templates")
 
 SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "field" / "sw.js"
+OPEN = ("assigned", "accepted", "en_route", "on_site", "waiting_customer", "waiting_parts")
+# the technician's buttons, in the order a job goes; "decline" and "resolve" have forms of their own
+BUTTONS = ("accept", "depart", "arrive", "wait_customer", "wait_parts", "resume")
+NEXT_STATUS = {"accept": "accepted", "depart": "en_route", "arrive": "on_site", "wait_customer": "waiting_customer",
+               "wait_parts": "waiting_parts", "resume": "on_site", "resolve": "resolved", "decline": "gone"}
+PHOTO_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+MAX_PHOTOS, MAX_PHOTO_BYTES = 5, 5 * 1024 * 1024
+ORDER_VIEWERS = ("technician", "dispatcher", "supervisor", "admin")
+
+
+def _my_job(order_id: int) -> Any:
+    """The order, if it is assigned to the caller; others' jobs do not exist for them (404)."""
+    try:
+        order = dispatch.get_order(order_id)
+    except DomainError:
+        abort(404)
+    if order.technician_id != current_user.id:
+        abort(404)
+    return order
+
+
+def _point() -> tuple[Any, Any]:
+    """The position the app sent with a form, kept only while on duty (off duty nothing is recorded)."""
+    if not sync.on_duty(current_user):
+        return None, None
+    try:
+        return float(request.form["lat"]), float(request.form["lon"])
+    except (KeyError, ValueError):
+        return None, None
+
+
+def _action_labels() -> dict[str, str]:
+    return {"accept": _("Accept"), "decline": _("Decline"), "depart": _("On my way"), "arrive": _("Arrived"),
+            "wait_customer": _("Waiting for customer"), "wait_parts": _("Waiting for parts"), "resume": _("Resume"),
+            "resolve": _("Resolve")}
 
 
 @bp.route("/")
 @allow("technician")
 def index():
-    return render_template("field/index.html")
+    jobs = list(db.session.scalars(dispatch.orders_query(current_user, status=",".join(OPEN))))
+    # (order, deadline, warn from) with the clock's pauses counted in; soonest first
+    rows = sorted(((o, o.effective_deadline(), o.effective_deadline() - (o.deadline_at - o.warn_at)) for o in jobs),
+                  key=lambda row: row[1])
+    return render_template("field/index.html", jobs=rows, on_duty=sync.on_duty(current_user))
+
+
+@bp.route("/duty", methods=["POST"])
+@allow("technician")
+def duty():
+    on = request.form.get("on_duty") == "1"
+    dispatch.set_duty(current_user, on_duty=on)
+    flash(_("You are on duty.") if on else _("You are off duty."), "success")
+    return redirect(url_for("field.index"))
+
+
+@bp.route("/position", methods=["POST"])
+@allow("technician")
+def position():
+    data = json_body()
+    if not sync.on_duty(current_user):
+        raise Conflict(_("Off duty: your position is not recorded."), code="off_duty")
+    dispatch.record_position(current_user.id, data.get("lat"), data.get("lon"))
+    return jsonify(recorded=True)
+
+
+@bp.route("/orders/<int:order_id>")
+@allow("technician")
+def order_link(order_id: int):
+    """Alerts link to /field/orders/<id>; the app calls them jobs."""
+    return redirect(url_for("field.job", order_id=order_id))
+
+
+def _render_job(order: Any, phone: str | None = None, status: int = 200) -> Any:
+    history = [o for o in dispatch.customer_history(order.customer_id) if o.id != order.id and o.kind == "fault"]
+    allowed = dispatch.allowed_actions(order, current_user)
+    return render_template(
+        "field/job.html", order=order, customer=order.customer, masked=mask_phone(order.customer.phone or ""),
+        phone=phone, history=history[:10], events=dispatch.timeline(order), allowed=allowed, buttons=BUTTONS,
+        labels=_action_labels(), sources={a: list(dispatch.orders.TRANSITIONS[a][0]) for a in NEXT_STATUS},
+        next_status=NEXT_STATUS, on_duty=sync.on_duty(current_user)), status
+
+
+@bp.route("/jobs/<int:order_id>")
+@allow("technician")
+def job(order_id: int):
+    return _render_job(_my_job(order_id))
+
+
+@bp.route("/jobs/<int:order_id>/reveal", methods=["POST"])
+@allow("technician")
+def reveal(order_id: int):
+    order = _my_job(order_id)
+    phone = reveal_contact(order.customer, "phone")
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(phone=phone)
+    return _render_job(order, phone=phone)
+
+
+@bp.route("/jobs/<int:order_id>/act", methods=["POST"])
+@allow("technician")
+def act(order_id: int):
+    order = _my_job(order_id)
+    action, note = request.form.get("action", ""), request.form.get("note", "").strip()
+    if action not in dispatch.TECHNICIAN_ACTIONS or action == "resolve":
+        raise Invalid(_("Unknown action."), {"action": "unknown"})
+    if action == "decline" and not note:
+        raise Invalid(_("Say why you decline the job."), {"note": "required"})
+    lat, lon = _point()
+    dispatch.transition(order, action, current_user, note=note, lat=lat, lon=lon)
+    flash(_("Done: %(action)s.", action=_action_labels()[action]), "success")
+    return redirect(url_for("field.index") if action == "decline" else url_for("field.job", order_id=order.id))
+
+
+def _checked_photos() -> list[tuple[bytes, str]]:
+    """The uploaded photos with their extension, refused unless JPEG/PNG and at most 5 MB each."""
+    files = [f for f in request.files.getlist("photos") if f and f.filename]
+    if len(files) > MAX_PHOTOS:
+        raise Invalid(_("At most %(n)d photos.", n=MAX_PHOTOS), {"photos": "too_many"})
+    out = []
+    for f in files:
+        data = f.read(MAX_PHOTO_BYTES + 1)
+        if len(data) > MAX_PHOTO_BYTES:
+            raise Invalid(_("A photo may be at most 5 MB."), {"photos": "too_large"})
+        ext = next((e for magic, e in PHOTO_TYPES.items() if data.startswith(magic)), None)
+        if ext is None:
+            raise Invalid(_("Photos must be JPEG or PNG images."), {"photos": "type"})
+        out.append((data, ext))
+    return out
+
+
+def _photo_dir(order_id: int) -> Path:
+    return Path(current_app.instance_path) / "field_photos" / str(order_id)
+
+
+@bp.route("/jobs/<int:order_id>/resolve", methods=["GET", "POST"])
+@allow("technician")
+def resolve(order_id: int):
+    order = _my_job(order_id)
+    van = inventory.van_of(current_user)
+    stock = list(db.session.scalars(inventory.levels_query(current_user, location=van.code))) if van else []
+    form = request.form
+    lines = [(c, q) for c, q in zip(form.getlist("part_code"), form.getlist("part_qty")) if c.strip()]
+    if request.method == "POST":
+        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+        try:
+            with db.session.begin_nested():  # a shortage or a bad serial leaves nothing behind
+                photos = _checked_photos()
+                extra: dict[str, Any] = {"resolution_code": form.get("resolution_code", "").strip(),
+                                         "parts": sync.parts_from_codes(zip(
+                                             form.getlist("part_code"), form.getlist("part_qty")))}
+                for name in ("loan", "collected"):
+                    if form.get(f"{name}_serial", "").strip():
+                        extra[name] = {"serial": form[f"{name}_serial"].strip().upper()}
+                lat, lon = _point()
+                dispatch.transition(order, "resolve", current_user, note=form.get("note", "").strip(),
+                                    lat=lat, lon=lon, **extra)
+                if photos:
+                    folder = _photo_dir(order.id)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    names = []
+                    for data, ext in photos:
+                        name = f"{secrets.token_hex(8)}.{ext}"
+                        (folder / name).write_bytes(data)
+                        names.append(name)
+                    dispatch.add_event(order, "note", current_user, _("%(n)d photos", n=len(names)), photos=names)
+        except DomainError as err:
+            return render_template("field/resolve.html", order=order, stock=stock, form=form, lines=lines,
+                                   error=err, on_duty=sync.on_duty(current_user)), err.status
+        flash(_("Job %(number)s resolved.", number=order.number), "success")
+        return redirect(url_for("field.index"))
+    return render_template("field/resolve.html", order=order, stock=stock, form=form, lines=lines, error=None,
+                           on_duty=sync.on_duty(current_user))
+
+
+@bp.route("/jobs/<int:order_id>/photos/<name>")
+@allow(*ORDER_VIEWERS)
+def photo(order_id: int, name: str):
+    try:
+        order = dispatch.get_order(order_id)
+    except DomainError:
+        abort(404)
+    if not dispatch.may_see(order, current_user):
+        abort(404)
+    return send_from_directory(_photo_dir(order.id), name)
+
+
+@bp.route("/sync", methods=["GET", "POST"])
+@allow("technician")
+def sync_queue():
+    """GET: a fresh CSRF token for the replay (cached pages may carry an old one). POST: replay the queue."""
+    if request.method == "GET":
+        return jsonify(csrf_token=generate_csrf())
+    results = sync.replay(current_user, json_body().get("items"))
+    return jsonify(results=results)
 
 
 @bp.route("/sw.js")

@@ -2,6 +2,7 @@
  * Shows each push alert and opens its page when tapped. The payload is the JSON
  * {type, title, body, url, order?, tag} that field/push.py encrypts for this device. */
 "use strict";
+importScripts("/static/field/offline-sw.js");  // the field app's offline cache (issue 6)
 
 var ICON = "/static/field/icon-192.png";
 var BADGE = "/static/field/badge-72.png";  // monochrome: Android shows its alpha in the status bar
