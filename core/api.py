@@ -63,7 +63,7 @@ def me():
 
 document("/me", "get", "The caller", response={"type": "object", "required": ["id", "username", "role"],
          "properties": {"id": {"type": "integer"}, "username": {"type": "string"}, "role": {"type": "string"},
-                        "station": {"type": "string", "nullable": True}}})
+                        "station": {"type": ["string", "null"]}}})
 
 
 @bp.route("/stations")
@@ -80,7 +80,7 @@ document("/stations", "get", "Stations with their coverage areas")
 @public
 def openapi():
     return jsonify({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "Restore24 API", "version": "1"},
         "servers": [{"url": "/api/v1"}],
         "components": {"schemas": OPENAPI_SCHEMAS,

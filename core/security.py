@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -30,7 +31,30 @@ def _tile_origin(app: Flask) -> str:
     return f"{parts.scheme}://{host}"
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def refuse_nul_characters() -> None:
+    """PostgreSQL text cannot hold NUL, and no real input has one: refuse it at the door."""
+    if "\x00" in request.path or any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
+        abort(400, "NUL characters are not allowed in the address.")
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if request.is_json and _has_nul(request.get_json(silent=True)):
+            abort(400, "NUL characters are not allowed in the body.")
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and any(
+                _has_nul(k) or _has_nul(v) for k, v in request.form.items(multi=True)):
+            abort(400, "NUL characters are not allowed in the form.")
+
+
 def register_security(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
     app.session_interface = SessionInterface()
     hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
     if hops:

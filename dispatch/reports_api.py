@@ -33,11 +33,11 @@ def order_callback(order_id: int):
 
 
 _YES_NO = {"type": "boolean"}
-document("/orders/{id}/callback", "post",
+document("/orders/{order_id}/callback", "post",
          "Record a callback on a resolved order: not reached (counted; closed as unreachable at the limit) or the "
          "survey answers; a happy answer closes the order, an unhappy one reopens it or opens a complaint visit",
          status=201, errors=(400, 401, 403, 404, 409, 422),
-         params=[{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+         params=[{"name": "order_id", "in": "path", "required": True, "schema": {"type": "integer"}},
                  {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200}}],
          body={"type": "object", "required": ["reached"], "properties": {
              "reached": _YES_NO, **{q: _YES_NO for q in QUESTIONS},

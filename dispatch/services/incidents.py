@@ -288,15 +288,8 @@ def may_manage(incident: Incident, actor: User) -> bool:
 
 
 def _restore(order: RepairOrder, actor: User, note: str) -> bool:
-    """Resolve one linked order through the life cycle; False when its state allows no resolve yet."""
-    if "restore" in order_services.TRANSITIONS:  # the orders helper's action for incidents, when present
-        order_services.transition(order, "restore", actor, note=note, resolution_code=RESTORED_CODE)
-        return True
-    if order.status in ("waiting_customer", "waiting_parts"):
-        order_services.transition(order, "resume", actor, note=note)
-    if order.status != "on_site":
-        return False
-    order_services.transition(order, "resolve", actor, note=note, resolution_code=RESTORED_CODE)
+    """Resolve one linked order wherever it stands in its life cycle."""
+    order_services.transition(order, "restore", actor, note=note, resolution_code=RESTORED_CODE)
     return True
 
 
@@ -332,7 +325,6 @@ def resolve_incident(incident_id: Any, actor: User, note: Any = "") -> dict[str,
     return {"resolved": resolved, "left_open": left_open}
 
 
-# Link at intake once the orders service offers creation hooks (see the report for the lead).
-_create_hooks = getattr(order_services, "CREATE_HOOKS", None)
-if _create_hooks is not None and link_to_open_incident not in _create_hooks:
-    _create_hooks.append(link_to_open_incident)
+# A new fault near an open incident is linked at intake.
+if link_to_open_incident not in order_services.CREATE_HOOKS:
+    order_services.CREATE_HOOKS.append(link_to_open_incident)

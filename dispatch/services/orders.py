@@ -54,6 +54,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None, str]] = {
     "close": (("resolved",), "closed", "closed"),
     "reopen": (("resolved", "closed"), None, "reopened"),
     "cancel": (("new", "assigned"), "cancelled", "cancelled"),
+    # a mass outage fixed at the network: its linked orders are resolved wherever they stand
+    "restore": (OPEN_STATUSES, "resolved", "resolved"),
 }
 ACTIONS = tuple(TRANSITIONS)
 TECHNICIAN_ACTIONS = ("accept", "decline", "depart", "arrive", "wait_customer", "wait_parts", "resume", "resolve")
@@ -61,6 +63,8 @@ TECHNICIAN_ACTIONS = ("accept", "decline", "depart", "arrive", "wait_customer", 
 # Called as hook(order, resolution: dict, actor) when an order is resolved — the place where
 # stock (parts used, loaners lent, units collected) is booked by the inventory integration.
 RESOLVE_HOOKS: list[Callable[[RepairOrder, dict[str, Any], User | None], None]] = []
+# Called as hook(order) when an order has been created (incidents link nearby faults here).
+CREATE_HOOKS: list[Callable[[RepairOrder], None]] = []
 
 
 # --------------------------------------------------------------------------- reading
@@ -125,7 +129,7 @@ def _notify_assigned(order: RepairOrder, event: OrderEvent) -> None:
     db.session.flush()  # the event's id names the alert, so a retry cannot send it twice
     _notify("order_assigned", order.technician_id, order, f"assigned:{event.id}",
             _l("New job %(number)s", number=order.number),
-            _l("%(category)s — %(area)s", category=order.category.name, area=_area(order)),
+            _l("%(category)s — %(area)s", category=order.category.name, area=order_area(order)),
             urgency="high" if order.kind == "fault" else "normal")
 
 
@@ -133,10 +137,10 @@ def _notify_taken_away(order: RepairOrder, technician_id: int | None, event: Ord
     db.session.flush()
     _notify("order_unassigned", technician_id, order, f"unassigned:{event.id}",
             _l("Job %(number)s was taken off your list", number=order.number),
-            _l("You no longer need to go to this job (%(area)s).", area=_area(order)))
+            _l("You no longer need to go to this job (%(area)s).", area=order_area(order)))
 
 
-def _area(order: RepairOrder) -> str:
+def order_area(order: RepairOrder) -> str:
     """What a lock screen may show of where a job is: the station's district, never the address."""
     station = db.session.get(Station, order.station_id) if order.station_id else None
     return (station.district or station.name) if station else ""
@@ -333,6 +337,8 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
         add_event(order, "note", actor, str(_l("No stations are set up; the order waits.")))
     else:
         _record_assignment(order, actor, placed.reason(), ranked, "new")
+    for hook in CREATE_HOOKS:
+        hook(order)
     audit.record("order.create", "repair_order", order.id, actor=actor, number=order.number, channel=order.channel)
     db.session.flush()
     return order
@@ -547,9 +553,12 @@ def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", 
     if order.status not in sources:
         raise Conflict(str(_l("An order that is %(status)s cannot take the action %(action)s.",
                               status=order.status_label, action=action)), code="illegal_transition")
+    if action == "restore" and order.incident_id is None:
+        raise Conflict(str(_l("Only orders of a mass-outage incident are restored together.")),
+                       code="illegal_transition")
     before, at = order.status, now()
     data: dict[str, Any] = {}
-    if action == "resolve":
+    if action in ("resolve", "restore"):
         resolution = _validated_resolution(payload)
         order.resolution_code, order.resolution = resolution["resolution_code"], resolution
         order.resolved_at = at
@@ -583,7 +592,7 @@ def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", 
         if action == "wait_customer" or (action == "wait_parts"
                                          and policy_for(order.kind, order.customer.segment).wait_parts_pauses):
             _pause(order)
-        elif action == "resume":
+        elif action in ("resume", "restore"):
             _unpause(order)
         event = add_event(order, event_type, actor, note, lat=point and point[0], lon=point and point[1],
                           from_status=before, to_status=order.status, **data)
@@ -592,7 +601,7 @@ def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", 
     order.updated_at = at
     if point and actor.role == "technician":
         assignment.record_position(actor.id, point[0], point[1], at)
-    if action == "resolve":
+    if action == "resolve":  # a restore books no stock: nobody used parts at the customer's
         for hook in RESOLVE_HOOKS:
             hook(order, order.resolution, actor)
     audit.record(f"order.{action}", "repair_order", order.id, actor=actor, status=order.status)
@@ -611,6 +620,8 @@ def allowed_actions(order: RepairOrder, actor: User) -> list[str]:
         except Forbidden:
             continue
         if action == "reopen" and (order.resolved_at is None or now() - order.resolved_at > REOPEN_WINDOW):
+            continue
+        if action == "restore":  # done from the incident page, for all its orders at once
             continue
         out.append(action)
     return out

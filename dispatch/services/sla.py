@@ -35,7 +35,7 @@ from core.errors import Conflict, Forbidden, NotFound
 from core.i18n import iso_local
 from core.extensions import db
 from dispatch.models import OPEN_STATUSES, OrderEvent, RepairOrder, SlaPolicy
-from dispatch.services.orders import add_event
+from dispatch.services.orders import add_event, order_area
 from dispatch.services.reference import policy_for
 from dispatch.sla_models import RUNNING, SlaAlert
 
@@ -228,8 +228,8 @@ def send_deadline_warnings(at: datetime | None = None) -> dict[str, int]:
             recipients = ([order.technician] if order.technician is not None else []) + run.dispatchers()
             alert.recipients = _notify(recipients, order, alert, "deadline_warning",
                                        _l("Due soon: %(number)s", number=order.number),
-                                       _l("Restore by %(time)s — %(address)s", time=deadline,
-                                          address=order.address[:120]), "high")
+                                       _l("Restore by %(time)s — %(area)s", time=deadline,
+                                          area=order_area(order)), "high")
             db.session.flush()
             warned += 1
             notified += alert.recipients
@@ -262,8 +262,8 @@ def escalate_overdue_orders(at: datetime | None = None) -> dict[str, int]:
                 alert.recipients = _notify(
                     recipients, order, alert, "escalation",
                     _l("Overdue (level %(level)d): %(number)s", level=level, number=order.number),
-                    _l("Deadline was %(time)s — %(address)s", time=_stamp(order.deadline_at),
-                       address=order.address[:120]), "high")
+                    _l("Deadline was %(time)s — %(area)s", time=_stamp(order.deadline_at),
+                       area=order_area(order)), "high")
                 db.session.flush()
                 counts[f"level{level}"] += 1
                 counts["notifications"] += alert.recipients

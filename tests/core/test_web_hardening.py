@@ -86,3 +86,14 @@ def test_openapi_lists_every_api_route(client, app):
             if (path, method.lower()) not in documented:
                 missing.append((path, method))
     assert not missing, missing
+
+
+def test_nul_characters_are_refused_before_any_query(client, as_role):
+    as_role("admin")
+    assert client.get("/admin/customers?q=a%00b").status_code == 400
+    resp = client.get("/api/v1/stations?x=%00")
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "bad_request"
+    resp = client.post("/admin/customers/new", data={"account_no": "8800\x00001", "name": "A", "phone": "13800000000"})
+    assert resp.status_code == 400
+    resp = client.post("/api/v1/auth/tokens", json={"username": "a\x00", "password": "b"})
+    assert resp.status_code == 400

@@ -134,14 +134,21 @@ def test_a_new_fault_near_an_open_incident_is_linked(app, clock, city, fault):
         fault(minutes=i)
     detect(app)
     [inc_id] = linked(app)
-    near = fault(lat=north(300), minutes=90)  # later than T, but the incident is open
+    near = fault(lat=north(300), minutes=90)  # later than T, but the incident is open: linked at intake
     far = fault(lat=north(900), minutes=91)
     with app.app_context():
-        assert incidents.link_to_open_incident(db.session.get(RepairOrder, near)).id == inc_id
+        assert db.session.get(RepairOrder, near).incident_id == inc_id
+        assert db.session.get(RepairOrder, far).incident_id is None
         assert incidents.link_to_open_incident(db.session.get(RepairOrder, far)) is None
-        db.session.commit()
     assert len(linked(app)[inc_id]) == 6
-    missed = fault(lat=north(100), minutes=95)  # not linked at intake: the job sweeps it
+    from dispatch.services import orders as order_services
+    order_services.CREATE_HOOKS.remove(incidents.link_to_open_incident)
+    try:
+        missed = fault(lat=north(100), minutes=95)  # not linked at intake: the job sweeps it
+    finally:
+        order_services.CREATE_HOOKS.append(incidents.link_to_open_incident)
+    with app.app_context():
+        assert db.session.get(RepairOrder, missed).incident_id is None
     assert detect(app)["orders linked"] == 1
     assert missed in linked(app)[inc_id]
 
@@ -160,12 +167,10 @@ def test_resolving_the_incident_restores_its_orders(app, clock, city, fault, act
         result = incidents.resolve_incident(inc.id, get_user(city.sup1.id), "Fibre node repaired")
         db.session.commit()
         statuses = [db.session.get(RepairOrder, oid).status for oid in ids]
-        if "restore" in services.orders.TRANSITIONS:
-            assert result == {"resolved": 5, "left_open": 0}
-            assert statuses == ["resolved"] * 5
-        else:  # the life cycle lets a manager resolve only orders on site (or waiting there)
-            assert result == {"resolved": 3, "left_open": 2}
-            assert statuses == ["resolved"] * 3 + ["assigned"] * 2
+        assert result == {"resolved": 5, "left_open": 0}  # wherever each order stood
+        assert statuses == ["resolved"] * 5
+        paused = db.session.get(RepairOrder, ids[1])
+        assert paused.paused_at is None  # the clock stops being paused when it is restored
         resolved = [e for e in services.timeline(services.get_order(ids[0])) if e.type == "resolved"]
         assert resolved[0].note == "Fibre node repaired"
         assert db.session.get(RepairOrder, ids[0]).resolution_code == incidents.RESTORED_CODE
