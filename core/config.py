@@ -42,6 +42,9 @@ class Config:
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
     API_TOKEN_LIFETIME_HOURS = 24 * 30
 
+    # Technicians' positions are personal data: deleted after this many days
+    POSITION_RETENTION_DAYS = 30
+
     # Map
     TILES_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     TILES_ATTRIBUTION = "&copy; OpenStreetMap contributors"
@@ -62,6 +65,9 @@ class Config:
         "https://db5p.notify.windows.com",
     ]
     VAPID_SUBJECT = "mailto:ops@example.org"
+
+    # Technicians' positions are personal data: deleted after this many days
+    POSITION_RETENTION_DAYS = 30
 
     # Map
     MAP_POLL_SECONDS = 15  # the dispatcher's map refreshes its orders this often

@@ -30,3 +30,18 @@ def escalations() -> str:
 def incident_detection() -> str:
     """Open incidents for clusters of faults and link new faults near open incidents."""
     return _summary(incidents.detect_incidents())
+
+
+@job("position_retention")
+def position_retention() -> str:
+    """Positions older than POSITION_RETENTION_DAYS are deleted."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from core.db import now
+    from dispatch.services.assignment import forget_positions
+
+    days = int(current_app.config.get("POSITION_RETENTION_DAYS", 30))
+    gone = forget_positions(now() - timedelta(days=days))
+    return f"{gone['last_positions']} last positions, {gone['event_positions']} event positions older than {days} days removed"

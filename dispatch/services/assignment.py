@@ -111,3 +111,16 @@ def rank_technicians(station_id: int, skill: str, lat: float | None, lon: float 
         out.append(Candidate(user.id, user.username, score, km, int(count), points, int(urgent)))
     out.sort(key=lambda c: (c.score, c.username))
     return out[:TOP_CANDIDATES]
+
+
+def forget_positions(before: datetime) -> dict[str, int]:
+    """Delete technicians' positions older than `before`: where a person was is personal data,
+    kept only as long as dispatch needs it. Clears last known positions and the positions
+    recorded with timeline events (the events themselves stay)."""
+    from dispatch.models import OrderEvent
+
+    duties = db.session.execute(sa.update(TechnicianDuty).where(TechnicianDuty.last_at < before)
+                                .values(last_lat=None, last_lon=None, last_at=None)).rowcount
+    events = db.session.execute(sa.update(OrderEvent).where(OrderEvent.at < before, OrderEvent.lat.is_not(None))
+                                .values(lat=None, lon=None)).rowcount
+    return {"last_positions": duties, "event_positions": events}
