@@ -80,7 +80,7 @@ def test_api_refusals(app, client, city, history, two, token_for):
 
 def test_api_is_documented(client, city, token_for):
     spec = client.get("/api/v1/openapi.json", headers=token_for(city.dispatcher)).get_json()
-    assert "post" in spec["paths"]["/orders/{id}/callback"]
+    assert "post" in spec["paths"]["/orders/{order_id}/callback"]
     assert "get" in spec["paths"]["/reports/kpis"]
 
 
