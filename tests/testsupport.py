@@ -30,3 +30,27 @@ def make_app(database_url: str, instance_path: str, **extra: Any):
     }
     config.update(extra)
     return create_app(config)
+
+
+def stock_technician_van(app: Any, make_user: Any, tech: Any, loaners: tuple[str, ...] = ("LN1",)) -> str:
+    """Put 10 × CONN-F and loaner set-top boxes into a technician's van through inventory's
+    services (as a stock keeper of their station would); returns the van's location code."""
+    from types import SimpleNamespace
+
+    from core.auth import get_user
+    from core.extensions import db
+    from inventory import services as inventory
+
+    keeper = make_user("stockkeeper", station=SimpleNamespace(id=tech.station_id))
+    with app.app_context():
+        keeper_user = get_user(keeper.id)
+        inventory.ensure_locations()
+        inventory.save_item(sku="CONN-F", name="F connector", category="connector", actor=keeper_user)
+        inventory.save_item(sku="STB-LOAN", name="Loaner set-top box", category="set_top_box",
+                            is_serialized=True, actor=keeper_user)
+        van = inventory.van_of(get_user(tech.id)).code
+        inventory.receive_batch("CONN-F", van, keeper_user, qty=10)
+        if loaners:
+            inventory.receive_batch("STB-LOAN", van, keeper_user, serials=loaners)
+        db.session.commit()
+    return van

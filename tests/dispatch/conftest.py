@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from testsupport import stock_technician_van
+
 from core.extensions import db
 
 
@@ -113,19 +115,6 @@ def city(app, make_station, make_user, make_customer):
 @pytest.fixture
 def stock_van(app, make_user):
     """Put stock into a technician's van through inventory's services: 10 × CONN-F and loaner unit(s)."""
-    def stock(tech: Any, *, loaners: tuple[str, ...] = ("LN1",), collected_sku: bool = True) -> None:
-        from core.auth import get_user
-        from inventory import services as inventory
-        keeper = make_user("stockkeeper", station=SimpleNamespace(id=tech.station_id))
-        with app.app_context():
-            keeper_user = get_user(keeper.id)
-            inventory.ensure_locations()
-            inventory.save_item(sku="CONN-F", name="F connector", category="connector", actor=keeper_user)
-            inventory.save_item(sku="STB-LOAN", name="Loaner set-top box", category="set_top_box",
-                                is_serialized=True, actor=keeper_user)
-            van = inventory.van_of(get_user(tech.id)).code
-            inventory.receive_batch("CONN-F", van, keeper_user, qty=10)
-            if loaners:
-                inventory.receive_batch("STB-LOAN", van, keeper_user, serials=loaners)
-            db.session.commit()
+    def stock(tech: Any, *, loaners: tuple[str, ...] = ("LN1",)) -> None:
+        stock_technician_van(app, make_user, tech, loaners)
     return stock

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from testsupport import stock_technician_van
+
 from core.extensions import db
 
 
@@ -38,18 +40,5 @@ def shop(app, make_station, make_user, make_customer):
 def van_stock(app, make_user):
     """10 × CONN-F and loaner units LN1, LN2 in the technician's van, through inventory's services."""
     def stock(tech: Any) -> str:
-        from core.auth import get_user
-        from inventory import services as inventory
-        keeper = make_user("stockkeeper", station=SimpleNamespace(id=tech.station_id))
-        with app.app_context():
-            keeper_user = get_user(keeper.id)
-            inventory.ensure_locations()
-            inventory.save_item(sku="CONN-F", name="F connector", category="connector", actor=keeper_user)
-            inventory.save_item(sku="STB-LOAN", name="Loaner set-top box", category="set_top_box",
-                                is_serialized=True, actor=keeper_user)
-            van = inventory.van_of(get_user(tech.id)).code
-            inventory.receive_batch("CONN-F", van, keeper_user, qty=10)
-            inventory.receive_batch("STB-LOAN", van, keeper_user, serials=("LN1", "LN2"))
-            db.session.commit()
-        return van
+        return stock_technician_van(app, make_user, tech, ("LN1", "LN2"))
     return stock
