@@ -15,7 +15,7 @@ LOGINS = [
     ("dispatch-1", DEMO_PASSWORD, "dispatcher (also dispatch-2 … dispatch-4)"),
     ("manager", DEMO_PASSWORD, "centre manager (supervisor of every station)"),
     ("sup-s01", DEMO_PASSWORD, "supervisor of S01 (sup-s01 … sup-s16)"),
-    ("tech-s01-1", DEMO_PASSWORD, "technician at S01 (tech-sNN-1 … 3)"),
+    ("tech-s01-2", DEMO_PASSWORD, "technician at S01 on the day shift, with jobs (tech-sNN-1 … 3)"),
     ("stock-futian", DEMO_PASSWORD, "stock keeper (stock-luohu, stock-nanshan, stock-yantian)"),
 ]
 

@@ -34,8 +34,9 @@ def test_demo_loads_the_city_once(runner, app, client):
         assert roles["technician"] == 48 and roles["supervisor"] == 17 and roles["admin"] == 1
         assert roles["dispatcher"] >= 2 and roles["stockkeeper"] >= 4
         first = [u.username for u in db.session.scalars(sa.select(auth.User).order_by(auth.User.username))]
-    resp = client.post("/login", data={"username": "tech-s01-1", "password": "restore24"})
+    resp = client.post("/login", data={"username": "tech-s01-2", "password": "restore24"})
     assert resp.status_code == 302 and resp.headers["Location"] == "/field/"
+    assert "RO-" in client.get("/field/").get_data(as_text=True)  # the printed technician has jobs
     again = runner.invoke(args=["demo"])
     assert again.exit_code != 0 and "--force" in again.output
     quiet = runner.invoke(args=["demo", "--if-empty"])
