@@ -124,9 +124,6 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             raise Invalid(f"{HEADER} must be at most {MAX_KEY_LENGTH} characters.", {HEADER: "too_long"})
         user_id = current_user.id if current_user.is_authenticated else 0
         digest = _request_hash()
-        # End the request's transaction first: the claim commits on a connection of its own, and
-        # SQLite lets one writer at a time (our own open transaction would make it wait on us).
-        db.session.commit()
         existing = _claim(key, user_id, digest)
         if existing is not None:
             if existing.request_hash != digest:

@@ -111,8 +111,7 @@ def incident(incident_id: int):
 @allow(*STAFF)
 def resolve_incident(incident_id: int):
     result = incident_services.resolve_incident(incident_id, current_user, request.form.get("note", ""))
-    flash(_("Incident resolved: %(resolved)d orders restored, %(left)d still open.",
-            resolved=result["resolved"], left=result["left_open"]), "success")
+    flash(_("Incident resolved: %(resolved)d orders restored.", resolved=result["resolved"]), "success")
     return redirect(url_for("dispatch_board.incident", incident_id=incident_id))
 
 

@@ -287,18 +287,9 @@ def may_manage(incident: Incident, actor: User) -> bool:
     return actor.role == "supervisor" and incident.station_id == actor.station_id
 
 
-def _restore(order: RepairOrder, actor: User, note: str) -> bool:
-    """Resolve one linked order wherever it stands in its life cycle."""
-    order_services.transition(order, "restore", actor, note=note, resolution_code=RESTORED_CODE)
-    return True
-
-
 def resolve_incident(incident_id: Any, actor: User, note: Any = "") -> dict[str, int]:
-    """Close the incident and resolve every linked open order with a "restored" note.
-
-    Orders whose state the life cycle does not let a manager resolve (not yet on site) stay
-    open with a note on their timeline, and are counted in `left_open`.
-    """
+    """Close the incident and resolve every linked open order with a "restored" note,
+    wherever each stands in its life cycle (the `restore` transition)."""
     incident = get_incident(incident_id)
     if not may_manage(incident, actor):
         raise Forbidden(str(_l("This incident is not yours to resolve.")))
@@ -307,22 +298,16 @@ def resolve_incident(incident_id: Any, actor: User, note: Any = "") -> dict[str,
     if not isinstance(note, str) or len(note) > 500:
         raise Invalid(str(_l("Please correct the marked fields.")), {"note": str(_l("text, at most 500 characters"))})
     text = note.strip() or str(_l("Restored: mass outage fixed"))
-    resolved = left_open = 0
+    resolved = 0
     for order in linked_orders(incident):
-        if order.status not in OPEN_STATUSES:
-            continue
-        if _restore(order, actor, text):
+        if order.status in OPEN_STATUSES:
+            order_services.transition(order, "restore", actor, note=text, resolution_code=RESTORED_CODE)
             resolved += 1
-        else:
-            left_open += 1
-            order_services.add_event(order, "note", actor, str(_l(
-                "Incident #%(id)d restored; this order still needs its own visit or cancellation.",
-                id=incident.id)), incident=incident.id)
     incident.status, incident.resolved_at, incident.resolved_by_id = "resolved", now(), actor.id
     incident.resolution_note = text[:500]
-    audit.record("incident.resolve", "incident", incident.id, actor=actor, resolved=resolved, left_open=left_open)
+    audit.record("incident.resolve", "incident", incident.id, actor=actor, resolved=resolved)
     db.session.flush()
-    return {"resolved": resolved, "left_open": left_open}
+    return {"resolved": resolved}
 
 
 # A new fault near an open incident is linked at intake.
