@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_jobs(app)
     start_scheduler(app)
     return app
 
@@ -63,15 +64,39 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from core.cli import register
-    import core.demo  # noqa: F401  (core's demo steps first: stations and staff before the domains')
-    import dispatch.cli, field.cli, inventory.cli  # noqa: E401,F401  (domain commands, demo steps)
-    import dispatch.jobs, field.jobs, inventory.jobs  # noqa: E401,F401  (periodic jobs)
+    from core import cli, demo
+    import dispatch.cli, field.cli, inventory.cli  # noqa: E401
 
-    register(app)
+    # The demo city loads in this order: stations and staff before the domains' data.
+    cli.register(app, demo_steps=[
+        ("stations", demo.load_stations),
+        ("staff", demo.load_staff),
+        ("customers", demo.load_customers),
+        ("orders", dispatch.cli.load_orders),
+        ("inventory", inventory.cli.load_inventory),
+    ])
     for module in (dispatch.cli, field.cli, inventory.cli):
         if hasattr(module, "register"):
             module.register(app)
+
+
+def register_jobs(app: Flask) -> None:
+    """The periodic jobs, in the order each tick runs them: push delivery last, so the
+    alerts the other jobs raise leave in the same tick."""
+    from core import idempotency, scheduler
+    from dispatch import jobs as dispatch_jobs
+    from field import jobs as field_jobs
+    from inventory import jobs as inventory_jobs
+
+    scheduler.register_jobs(app, [
+        ("idempotency_purge", idempotency.purge_expired),
+        ("deadline_warnings", dispatch_jobs.deadline_warnings),
+        ("escalations", dispatch_jobs.escalations),
+        ("incident_detection", dispatch_jobs.incident_detection),
+        ("position_retention", dispatch_jobs.position_retention),
+        ("loan_reminders", inventory_jobs.loan_reminders),
+        ("push_delivery", field_jobs.deliver_push_alerts),
+    ])
 
 
 def start_scheduler(app: Flask) -> None:

@@ -12,16 +12,8 @@ from core import auth, stations
 from core.errors import DomainError
 from core.extensions import db
 
-# Each domain adds the steps of the demo load here at import: (name, fn(seed, bar_factory)).
-DEMO_STEPS: list[tuple[str, Callable[..., object]]] = []
-
-
-def demo_step(name: str) -> Callable:
-    def deco(fn: Callable[..., object]) -> Callable[..., object]:
-        if all(n != name for n, _ in DEMO_STEPS):
-            DEMO_STEPS.append((name, fn))
-        return fn
-    return deco
+# A step of the demo load: (name, fn(seed=..., progress=...)); create_app lists them in order.
+DemoStep = tuple[str, Callable[..., object]]
 
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -60,6 +52,8 @@ def demo(force: bool, if_empty: bool, seed: int) -> None:
     """Load the demo city (Shenzhen) and print the demo logins."""
     from core.demo import LOGINS, database_is_empty
 
+    steps: list[DemoStep] = current_app.extensions.get("restore24_demo_steps", [])
+
     if not database_is_empty():
         if if_empty:
             click.echo("The database holds data already; demo not loaded.")
@@ -67,7 +61,7 @@ def demo(force: bool, if_empty: bool, seed: int) -> None:
             return
         if not force:
             raise click.ClickException("The database is not empty; use --force to load the demo anyway.")
-    for name, step in DEMO_STEPS:
+    for name, step in steps:
         click.echo(f"· {name}")
         step(seed=seed, progress=_progress)
         db.session.commit()
@@ -113,9 +107,11 @@ def translations_compile() -> None:
         click.echo(f"compiled {path}")
 
 
-def register(app: Flask) -> None:
-    import core.demo  # noqa: F401  (registers the core demo steps)
-
+def register(app: Flask, demo_steps: list[DemoStep]) -> None:
+    names = [name for name, _ in demo_steps]
+    if len(set(names)) != len(names):
+        raise ValueError(f"demo steps repeat: {names}")
+    app.extensions["restore24_demo_steps"] = list(demo_steps)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo)
     app.cli.add_command(sla_cli)

@@ -6,7 +6,6 @@ from typing import Any, Callable
 import sqlalchemy as sa
 
 from core import auth, customers, demo_city, stations
-from core.cli import demo_step
 from core.extensions import db
 
 DEMO_PASSWORD = "restore24"
@@ -30,7 +29,6 @@ def _districts() -> list[demo_city.District]:
     return demo_city.load_districts()
 
 
-@demo_step("stations")
 def load_stations(seed: int, progress: Callable[..., Any]) -> None:
     districts = {d.code: d for d in _districts()}
     areas = demo_city.station_areas(list(districts.values()), seed=seed)
@@ -43,7 +41,6 @@ def load_stations(seed: int, progress: Callable[..., Any]) -> None:
                                     coverage=demo_city.coverage_geojson(area.coverage))
 
 
-@demo_step("staff")
 def load_staff(seed: int, progress: Callable[..., Any]) -> None:
     areas = demo_city.station_areas(_districts(), seed=seed)
     by_code = {s.code: s for s in stations.all_stations()}
@@ -56,7 +53,6 @@ def load_staff(seed: int, progress: Callable[..., Any]) -> None:
                              full_name=person.full_name, skills=person.skills)
 
 
-@demo_step("customers")
 def load_customers(seed: int, progress: Callable[..., Any]) -> None:
     districts = _districts()
     names = {d.code: d.name_en for d in districts}

@@ -26,7 +26,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import UTCDateTime, now
 from core.errors import Conflict, Invalid
 from core.extensions import db
-from core.scheduler import job
 
 HEADER = "Idempotency-Key"
 KEEP_HOURS = 24
@@ -155,7 +154,6 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@job("idempotency_purge")
 def purge_expired() -> str:
     """Drop records older than the replay window."""
     table = IdempotencyRecord.__table__

@@ -16,17 +16,20 @@ from core.extensions import db
 
 log = logging.getLogger(__name__)
 
-# Jobs register here at import (each domain's jobs.py); a tick runs them in order.
-JOBS: list[tuple[str, Callable[[], object]]] = []
 PG_ADVISORY_KEY = 0x52_32_34  # "R24"
+Job = tuple[str, Callable[[], object]]
 
 
-def job(name: str) -> Callable:
-    def deco(fn: Callable[[], object]) -> Callable[[], object]:
-        if all(n != name for n, _ in JOBS):
-            JOBS.append((name, fn))
-        return fn
-    return deco
+def register_jobs(app: Flask, jobs: list[Job]) -> None:
+    """The periodic jobs a tick runs, in this order; create_app lists them."""
+    names = [name for name, _ in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"periodic job names repeat: {names}")
+    app.extensions["restore24_jobs"] = list(jobs)
+
+
+def jobs_of(app: Flask) -> list[Job]:
+    return list(app.extensions.get("restore24_jobs", []))
 
 
 class SchedulerLease(db.Model):
@@ -99,7 +102,7 @@ def run_tick(app: Flask) -> dict[str, object] | None:
                 if not got:
                     return None
                 try:
-                    return _run_jobs()
+                    return _run_jobs(jobs_of(app))
                 finally:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_ADVISORY_KEY})
                     conn.commit()
@@ -108,14 +111,14 @@ def run_tick(app: Flask) -> dict[str, object] | None:
         if not take_lease():
             return None
         try:
-            return _run_jobs()
+            return _run_jobs(jobs_of(app))
         finally:
             release_lease()
 
 
-def _run_jobs() -> dict[str, object]:
+def _run_jobs(jobs: list[Job]) -> dict[str, object]:
     results: dict[str, object] = {}
-    for name, fn in JOBS:
+    for name, fn in jobs:
         try:
             results[name] = fn()
             db.session.commit()

@@ -5,7 +5,6 @@ is due and not yet done, so running it again (or after a crash, or late) is safe
 """
 from __future__ import annotations
 
-from core.scheduler import job
 from dispatch.services import incidents, sla
 
 
@@ -13,26 +12,22 @@ def _summary(counts: dict[str, int]) -> str:
     return ", ".join(f"{value} {name}" for name, value in counts.items())
 
 
-@job("deadline_warnings")
 def deadline_warnings() -> str:
     """Warn technicians and dispatchers of orders inside their warning lead."""
     return _summary(sla.send_deadline_warnings())
 
 
-@job("escalations")
 def escalations() -> str:
     """Escalate breached orders to the station supervisor (level 1), then the centre managers (level 2)."""
     counts = sla.escalate_overdue_orders()
     return _summary(counts)
 
 
-@job("incident_detection")
 def incident_detection() -> str:
     """Open incidents for clusters of faults and link new faults near open incidents."""
     return _summary(incidents.detect_incidents())
 
 
-@job("position_retention")
 def position_retention() -> str:
     """Positions older than POSITION_RETENTION_DAYS are deleted."""
     from datetime import timedelta

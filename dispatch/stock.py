@@ -1,7 +1,7 @@
 """Stock booked when an order is resolved, through inventory's services (dispatch → inventory, never back):
 parts used come out of the technician's van, a loaner is lent, a faulty unit is collected.
 
-Registered as a resolve hook, so it runs inside `transition(..., "resolve")`'s transaction: a shortage
+Called by `transition(..., "resolve")`, so it runs inside `transition(..., "resolve")`'s transaction: a shortage
 or a unit that is elsewhere refuses the whole resolution (409/422) and nothing changes.
 """
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from inventory import services as inventory
-from dispatch.services.orders import RESOLVE_HOOKS
 
 
 def book_resolution_stock(order: Any, resolution: dict[str, Any], actor: Any) -> None:
@@ -22,7 +21,3 @@ def book_resolution_stock(order: Any, resolution: dict[str, Any], actor: Any) ->
         collected = resolution["collected"]
         inventory.collect_faulty_unit(collected["serial"], technician, sku=collected.get("sku"),
                                       customer_id=order.customer_id, order_id=order.id)
-
-
-if book_resolution_stock not in RESOLVE_HOOKS:
-    RESOLVE_HOOKS.append(book_resolution_stock)

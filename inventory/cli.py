@@ -13,7 +13,6 @@ from flask.cli import AppGroup
 
 import core.demo  # noqa: F401  (core's demo steps — stations, staff, customers — register before ours)
 from core import auth, stations
-from core.cli import demo_step
 from core.customers import Customer
 import core.db
 from core.db import now, set_clock
@@ -79,7 +78,6 @@ def _at(when: datetime) -> Iterator[None]:
         set_clock(previous)
 
 
-@demo_step("inventory")
 def load_inventory(seed: int, progress: Callable[..., Any]) -> None:
     rng = random.Random(seed)
     admin = auth.find_user("admin") or db.session.scalar(auth.users_query(role="admin"))

@@ -3,7 +3,7 @@
 Other packages call these names (never dispatch's models or tables).
 """
 from dispatch.services.assignment import Candidate, rank_technicians, record_position, set_duty  # noqa: F401
-from dispatch.services.orders import (ACTIONS, RESOLVE_HOOKS, TECHNICIAN_ACTIONS, add_event,  # noqa: F401
+from dispatch.services.orders import (ACTIONS, TECHNICIAN_ACTIONS, add_event,  # noqa: F401
                                       allowed_actions, assign, check_may_see, create_order, get_order,
                                       import_orders_csv, may_see, order_by_number, pin_location, timeline,
                                       transition)
@@ -11,5 +11,3 @@ from dispatch.services.queries import (QUEUE_LABELS, QUEUES, customer_history, o
                                        queue_counts, repeat_addresses, station_board)
 from dispatch.services.reference import (categories, category_by_code, category_json,  # noqa: F401
                                          ensure_reference_data, policy_for)
-
-import dispatch.stock  # noqa: E402,F401  (books parts, loaners and collected units on resolve)

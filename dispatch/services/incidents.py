@@ -308,8 +308,3 @@ def resolve_incident(incident_id: Any, actor: User, note: Any = "") -> dict[str,
     audit.record("incident.resolve", "incident", incident.id, actor=actor, resolved=resolved)
     db.session.flush()
     return {"resolved": resolved}
-
-
-# A new fault near an open incident is linked at intake.
-if link_to_open_incident not in order_services.CREATE_HOOKS:
-    order_services.CREATE_HOOKS.append(link_to_open_incident)

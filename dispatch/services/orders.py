@@ -26,9 +26,9 @@ from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.geo import check_point
 from core.stations import Station, get_station, station_by_code
-from dispatch import geocoding
+from dispatch import geocoding, stock
 from dispatch.models import (CHANNELS, KINDS, OPEN_STATUSES, PRIORITIES, OrderEvent, RepairOrder)
-from dispatch.services import assignment
+from dispatch.services import assignment, incidents
 from dispatch.services.reference import category_by_code, policy_for
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,6 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None, str]] = {
 }
 ACTIONS = tuple(TRANSITIONS)
 TECHNICIAN_ACTIONS = ("accept", "decline", "depart", "arrive", "wait_customer", "wait_parts", "resume", "resolve")
-
-# Called as hook(order, resolution: dict, actor) when an order is resolved — the place where
-# stock (parts used, loaners lent, units collected) is booked by the inventory integration.
-RESOLVE_HOOKS: list[Callable[[RepairOrder, dict[str, Any], User | None], None]] = []
-# Called as hook(order) when an order has been created (incidents link nearby faults here).
-CREATE_HOOKS: list[Callable[[RepairOrder], None]] = []
 
 
 # --------------------------------------------------------------------------- reading
@@ -337,8 +331,7 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
         add_event(order, "note", actor, str(_l("No stations are set up; the order waits.")))
     else:
         _record_assignment(order, actor, placed.reason(), ranked, "new")
-    for hook in CREATE_HOOKS:
-        hook(order)
+    incidents.link_to_open_incident(order)  # a new fault near an open incident joins it at intake
     audit.record("order.create", "repair_order", order.id, actor=actor, number=order.number, channel=order.channel)
     db.session.flush()
     return order
@@ -602,8 +595,7 @@ def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", 
     if point and actor.role == "technician":
         assignment.record_position(actor.id, point[0], point[1], at)
     if action == "resolve":  # a restore books no stock: nobody used parts at the customer's
-        for hook in RESOLVE_HOOKS:
-            hook(order, order.resolution, actor)
+        stock.book_resolution_stock(order, order.resolution, actor)
     audit.record(f"order.{action}", "repair_order", order.id, actor=actor, status=order.status)
     db.session.flush()
     return order

@@ -203,20 +203,29 @@ def test_a_shortage_refuses_the_resolution(app, city, stock_van):
         assert order.status == "on_site" and _types(order)[-1] == "arrived"
 
 
-def test_resolve_hooks_receive_the_resolution(ctx, city):
+def test_resolving_books_stock_with_the_resolution(ctx, city, monkeypatch):
+    from dispatch import stock
+
     seen = []
-
-    def hook(order, res, actor):
-        seen.append((order.id, res["resolution_code"], actor.id))
-
-    services.RESOLVE_HOOKS.append(hook)
-    try:
-        order = _new(city)
-        tech = get_user(order.technician_id)
-        _walk(order, tech, "accept", "depart", "arrive", "resolve", resolution_code="fixed")
-    finally:
-        services.RESOLVE_HOOKS.remove(hook)
+    monkeypatch.setattr(stock, "book_resolution_stock",
+                        lambda order, res, actor: seen.append((order.id, res["resolution_code"], actor.id)))
+    order = _new(city)
+    tech = get_user(order.technician_id)
+    _walk(order, tech, "accept", "depart", "arrive", "resolve", resolution_code="fixed")
     assert seen == [(order.id, "fixed", tech.id)]
+
+
+def test_no_behaviour_is_registered_at_import():
+    """Hooks, jobs and demo steps are listed by create_app or called directly, never appended at import."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"\b(CREATE_HOOKS|RESOLVE_HOOKS|DEMO_STEPS|JOBS)\b|^@(job|demo_step)\(", re.M)
+    found = [f"{path.relative_to(root)}" for pkg in ("app.py", "core", "dispatch", "field", "inventory")
+             for path in ([root / pkg] if pkg.endswith(".py") else (root / pkg).rglob("*.py"))
+             if pattern.search(path.read_text())]
+    assert not found, f"import-time registries in {found}"
 
 
 def test_illegal_transitions_are_conflicts(ctx, city):

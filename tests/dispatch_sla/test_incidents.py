@@ -141,12 +141,12 @@ def test_a_new_fault_near_an_open_incident_is_linked(app, clock, city, fault):
         assert db.session.get(RepairOrder, far).incident_id is None
         assert incidents.link_to_open_incident(db.session.get(RepairOrder, far)) is None
     assert len(linked(app)[inc_id]) == 6
-    from dispatch.services import orders as order_services
-    order_services.CREATE_HOOKS.remove(incidents.link_to_open_incident)
+    real_link = incidents.link_to_open_incident
+    incidents.link_to_open_incident = lambda order: None
     try:
         missed = fault(lat=north(100), minutes=95)  # not linked at intake: the job sweeps it
     finally:
-        order_services.CREATE_HOOKS.append(incidents.link_to_open_incident)
+        incidents.link_to_open_incident = real_link
     with app.app_context():
         assert db.session.get(RepairOrder, missed).incident_id is None
     assert detect(app)["orders linked"] == 1

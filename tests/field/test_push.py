@@ -329,7 +329,7 @@ def test_delivery_refuses_to_run_inside_a_web_request(app):
 
 
 def test_the_periodic_job_delivers(app, make_user, push_service, subscribe, alert):
-    job = dict(scheduler.JOBS)["push_delivery"]
+    job = dict(scheduler.jobs_of(app))["push_delivery"]
     tech = make_user("technician")
     device = push_service.subscribe()
     subscribe(tech, device)
