@@ -48,7 +48,9 @@ def users_create(name: str, role: str, station_code: str | None, password: str |
 @click.option("--force", is_flag=True, help="Load even when the database holds data already.")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database holds data.")
 @click.option("--seed", default=24, show_default=True)
-def demo(force: bool, if_empty: bool, seed: int) -> None:
+@click.option("--size", type=click.Choice(["full", "small"]), default="full", show_default=True,
+              help="small: the same city with fewer customers and orders (what the tests load).")
+def demo(force: bool, if_empty: bool, seed: int, size: str) -> None:
     """Load the demo city (Shenzhen) and print the demo logins."""
     from core.demo import LOGINS, database_is_empty
 
@@ -63,7 +65,7 @@ def demo(force: bool, if_empty: bool, seed: int) -> None:
             raise click.ClickException("The database is not empty; use --force to load the demo anyway.")
     for name, step in steps:
         click.echo(f"· {name}")
-        step(seed=seed, progress=_progress)
+        step(seed=seed, progress=_progress, size=size)
         db.session.commit()
     _print_logins(LOGINS)
 

@@ -9,6 +9,9 @@ from core import auth, customers, demo_city, stations
 from core.extensions import db
 
 DEMO_PASSWORD = "restore24"
+# "small" is the same city with fewer customers and orders: what the tests load
+SIZES = ("full", "small")
+CUSTOMERS = {"full": 2000, "small": 300}
 LOGINS = [
     ("admin", DEMO_PASSWORD, "admin"),
     ("dispatch-1", DEMO_PASSWORD, "dispatcher (also dispatch-2 … dispatch-4)"),
@@ -29,7 +32,7 @@ def _districts() -> list[demo_city.District]:
     return demo_city.load_districts()
 
 
-def load_stations(seed: int, progress: Callable[..., Any]) -> None:
+def load_stations(seed: int, progress: Callable[..., Any], size: str = "full") -> None:
     districts = {d.code: d for d in _districts()}
     areas = demo_city.station_areas(list(districts.values()), seed=seed)
     with progress(areas, "stations") as bar:
@@ -41,7 +44,7 @@ def load_stations(seed: int, progress: Callable[..., Any]) -> None:
                                     coverage=demo_city.coverage_geojson(area.coverage))
 
 
-def load_staff(seed: int, progress: Callable[..., Any]) -> None:
+def load_staff(seed: int, progress: Callable[..., Any], size: str = "full") -> None:
     areas = demo_city.station_areas(_districts(), seed=seed)
     by_code = {s.code: s for s in stations.all_stations()}
     with progress(demo_city.people(areas, seed=seed), "staff") as bar:
@@ -53,11 +56,11 @@ def load_staff(seed: int, progress: Callable[..., Any]) -> None:
                              full_name=person.full_name, skills=person.skills)
 
 
-def load_customers(seed: int, progress: Callable[..., Any]) -> None:
+def load_customers(seed: int, progress: Callable[..., Any], size: str = "full") -> None:
     districts = _districts()
     names = {d.code: d.name_en for d in districts}
     existing = set(db.session.scalars(sa.select(customers.Customer.account_no)))
-    with progress(demo_city.customers(districts, n=2000, seed=seed), "customers") as bar:
+    with progress(demo_city.customers(districts, n=CUSTOMERS[size], seed=seed), "customers") as bar:
         for c in bar:
             if c.account_no in existing:
                 continue

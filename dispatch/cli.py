@@ -6,8 +6,8 @@ from typing import Any, Callable
 from dispatch import demo, services
 
 
-def load_orders(seed: int, progress: Callable[..., Any]) -> None:
+def load_orders(seed: int, progress: Callable[..., Any], size: str = "full") -> None:
     """Categories, SLA policies, technicians' shifts and a realistic day of repair orders."""
     services.ensure_reference_data()
     demo.load_duty(seed)
-    demo.load_orders(seed, progress)
+    demo.load_orders(seed, progress, count=demo.ORDERS if size == "full" else demo.ORDERS_SMALL)

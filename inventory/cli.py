@@ -78,7 +78,7 @@ def _at(when: datetime) -> Iterator[None]:
         set_clock(previous)
 
 
-def load_inventory(seed: int, progress: Callable[..., Any]) -> None:
+def load_inventory(seed: int, progress: Callable[..., Any], size: str = "full") -> None:
     rng = random.Random(seed)
     admin = auth.find_user("admin") or db.session.scalar(auth.users_query(role="admin"))
     if admin is None or db.session.scalar(sa.select(sa.func.count()).select_from(services.StockMove)):
