@@ -44,6 +44,10 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
+# One process: the dev server runs the worker (tick and alert delivery) as threads of its own.
+# Production runs gunicorn with no scheduler and `flask worker` beside it (README, Processes).
+# The demo's customer links point at the local server (production sets PUBLIC_BASE_URL itself).
+run: export FLASK_PUBLIC_BASE_URL ?= http://127.0.0.1:5000
 run: venv translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask push vapid >/dev/null 2>&1 || true

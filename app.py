@@ -11,6 +11,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     from core.config import load_config
     load_config(app, config)
+    register_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -20,8 +21,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def register_logging(app: Flask) -> None:
+    from core import logs
+    logs.install()  # phone numbers, searches and row details out of every log record (app, werkzeug, gunicorn)
+
+
 def register_extensions(app: Flask) -> None:
-    from core import database, i18n, security, sessions
+    from core import database, i18n, links, security, sessions
     from core.access import register_access
     from core.extensions import babel, csrf, db, migrate
 
@@ -34,6 +40,7 @@ def register_extensions(app: Flask) -> None:
     i18n.register_i18n(app)
     sessions.register(app)
     security.register_security(app)
+    links.warn_if_unconfigured(app)  # links for customers need a configured host in production
     register_access(app)
 
 
@@ -83,13 +90,14 @@ def register_commands(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     """The periodic jobs, in the order each tick runs them: push delivery last, so the
     alerts the other jobs raise leave in the same tick."""
-    from core import idempotency, scheduler
+    from core import auth, idempotency, scheduler, worker
     from dispatch import jobs as dispatch_jobs
     from field import jobs as field_jobs
     from inventory import jobs as inventory_jobs
 
     scheduler.register_jobs(app, [
         ("idempotency_purge", idempotency.purge_expired),
+        ("session_purge", auth.purge_expired_sessions),
         ("deadline_warnings", dispatch_jobs.deadline_warnings),
         ("escalations", dispatch_jobs.escalations),
         ("incident_detection", dispatch_jobs.incident_detection),
@@ -97,6 +105,8 @@ def register_jobs(app: Flask) -> None:
         ("loan_reminders", inventory_jobs.loan_reminders),
         ("push_delivery", field_jobs.deliver_push_alerts),
     ])
+    # what a commit that stored alerts wakes at once (the tick above stays the safety net)
+    worker.register_delivery(app, [("push_delivery", field_jobs.deliver_push_alerts)])
 
 
 def start_scheduler(app: Flask) -> None:

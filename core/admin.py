@@ -1,7 +1,7 @@
 """Admin pages: users, stations and their areas, customers, the audit log."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,6 +11,8 @@ from core.access import allow
 from core.errors import DomainError
 from core.extensions import db
 from core.forms import CsvImportForm, CustomerForm, StationForm, UserForm
+from core.parse import parse_date, parse_id
+from core.security import upload
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -60,9 +62,10 @@ def user_edit(user_id: int | None = None):
     form = _user_form(user)
     error = None
     if form.validate_on_submit():
-        station = stations.get_station(int(form.station.data)) if form.station.data else None
         skills = [s.strip() for s in (form.skills.data or "").split(",") if s.strip()]
         try:
+            station_id = parse_id(form.station.data, "station")  # a select's value, but any text can come
+            station = stations.get_station(station_id) if station_id else None
             if user is None:
                 user = auth.create_user(form.username.data, form.role.data, form.password.data or "",
                                         station=station, full_name=form.full_name.data or "", skills=skills)
@@ -132,7 +135,7 @@ def coverage_editor_map(station, neighbours) -> dict:
     import folium
     from folium.plugins import Draw
 
-    from core.maps import render_map_parts
+    from core.maps import TextTooltip, render_map_parts
     from core.security import csp_nonce
 
     center = [station.lat, station.lon] if station else (
@@ -145,7 +148,7 @@ def coverage_editor_map(station, neighbours) -> dict:
         layer = folium.FeatureGroup(name=_("Neighbouring areas"))
         for n in neighbours:
             folium.GeoJson(n.coverage, style_function=lambda _f: {"color": "#5d6878", "weight": 1, "fillOpacity": 0.1},
-                           tooltip=f"{n.code} {n.name}").add_to(layer)
+                           tooltip=TextTooltip(f"{n.code} {n.name}")).add_to(layer)
         layer.add_to(m)
     draw = Draw(export=False, draw_options={"polyline": False, "rectangle": True, "circle": False, "marker": False,
                                             "circlemarker": False, "polygon": {"allowIntersection": False}},
@@ -161,8 +164,7 @@ def coverage_editor_map(station, neighbours) -> dict:
 def station_check_area():
     from core.apiutil import json_body
     data = json_body()
-    exclude = data.get("station_id")
-    exclude = int(exclude) if isinstance(exclude, (int, str)) and str(exclude).isdigit() else None
+    exclude = parse_id(data.get("station_id"), "station_id")
     return stations.check_area(data.get("coverage"), exclude_station_id=exclude)
 
 
@@ -212,8 +214,8 @@ def customer_edit(customer_id: int | None = None):
 
 @bp.route("/customers/import", methods=["POST"])
 @allow("admin")
+@upload(text=True)
 def customer_import():
-    request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
     form = CsvImportForm()
     if not form.validate_on_submit():
         flash(_("Choose a CSV file to import."), "error")
@@ -242,15 +244,12 @@ def customer_export():
 # --- audit -----------------------------------------------------------------
 
 def _date_arg(name: str) -> datetime | None:
+    """The start of a day (YYYY-MM-DD, 2000–2100) in the operator's zone; Invalid for anything else."""
     from zoneinfo import ZoneInfo
-    value = request.args.get(name)
-    if not value:
+    day = parse_date(request.args.get(name), name)
+    if day is None:
         return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        return None
-    return day.replace(tzinfo=ZoneInfo(current_app.config["TIMEZONE"]))
+    return datetime.combine(day, time(), ZoneInfo(current_app.config["TIMEZONE"]))
 
 
 @bp.route("/audit")

@@ -6,6 +6,8 @@ from typing import Any
 from flask import request
 
 from core.errors import BadRequest, Invalid
+from core.extensions import MAX_PAGE
+from core.parse import parse_int
 
 # Each api.py adds its paths here at import; GET /api/v1/openapi.json serves them.
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {}
@@ -46,20 +48,12 @@ def json_body() -> dict[str, Any]:
 
 
 def int_arg(name: str, default: int, lo: int = 1, hi: int = 10_000) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number.", {name: "not_integer"}) from None
-    if not lo <= value <= hi:
-        raise Invalid(f"{name} must be from {lo} to {hi}.", {name: "out_of_range"})
-    return value
+    value = parse_int(request.args.get(name), name, lo=lo, hi=hi)
+    return default if value is None else value
 
 
 def paginated(db: Any, stmt: Any, serialize: Any, per_page_max: int = 500) -> dict[str, Any]:
-    page = int_arg("page", 1, 1, 1_000_000)
+    page = int_arg("page", 1, 1, MAX_PAGE)
     per_page = int_arg("per_page", 50, 1, per_page_max)
     result = db.paginate(stmt, page=page, per_page=per_page, error_out=False, max_per_page=per_page_max)
     return {"items": [serialize(x) for x in result.items], "total": result.total, "page": page, "per_page": per_page}

@@ -53,7 +53,7 @@ def search(action: str | None = None, actor: str | None = None, object_type: str
     """A select of audit rows, newest first, for the admin page."""
     q = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if action:
-        q = q.where(AuditEvent.action.startswith(action))
+        q = q.where(AuditEvent.action.startswith(action, autoescape=True))  # % and _ are literal
     if actor:
         q = q.where(AuditEvent.actor_name == actor)
     if object_type:

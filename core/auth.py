@@ -1,10 +1,11 @@
-"""Users, roles, passwords, login throttling and API tokens."""
+"""Users, roles, passwords, login throttling, login sessions and API tokens."""
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import audit
@@ -30,6 +32,7 @@ ROLE_LABELS = {
 STATION_ROLES = ("technician", "stockkeeper")  # must belong to a station; supervisors may not (centre managers)
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD = 8
+LAST_USE_RESOLUTION = timedelta(minutes=1)  # a token's last use is noted at most this often
 
 
 class User(UserMixin, db.Model):
@@ -92,6 +95,20 @@ class ApiToken(db.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.expires_at > now() and self.user.is_enabled
+
+
+class UserSession(db.Model):
+    """One login (a browser): the signed session cookie carries its random id, so logging out
+    ends it on the server, and a cookie copied before then no longer logs anyone in."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # of the id in the cookie
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
+
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class LoginAttempt(db.Model):
@@ -185,6 +202,7 @@ def update_user(user: User, *, full_name: str | None = None, role: str | None = 
 def end_sessions(user: User) -> None:
     """Make every session and token of the user stop working on its next request."""
     user.session_nonce = secrets.token_hex(8)
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
     db.session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                        .values(revoked_at=now()))
 
@@ -210,23 +228,44 @@ def _recent_failures(column: Any, value: str, window: timedelta) -> int:
         column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= now() - window)) or 0
 
 
-def authenticate(username: str, password: str, ip: str) -> User:
-    """Check a login, throttled per user and per address. The caller commits either way.
+def _recent_pair_failures(username: str, ip: str, window: timedelta) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.username == username, LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False),
+        LoginAttempt.at >= now() - window)) or 0
 
-    Failures are recorded (and audited) even though the login is refused, so the
+
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(16), method=method)
+
+
+def _password_matches(user: User | None, password: str) -> bool:
+    """One hash check of the configured method, whether or not the user exists, so an unknown
+    name is not answered faster than a wrong password."""
+    if user is None:
+        check_password_hash(_dummy_hash(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")), password)
+        return False
+    return check_password_hash(user.password_hash, password)
+
+
+def authenticate(username: str, password: str, ip: str) -> User:
+    """Check a login, throttled per (user, address) pair and per address. The caller commits either way.
+
+    Not per user alone: failures from an attacker's address must not lock the user out from
+    their own. Failures are recorded (and audited) even though the login is refused, so the
     caller must commit after catching LoginRefused/LoginThrottled.
     """
     cfg = current_app.config
     username = (username or "").strip().lower()[:80]
     ip = (ip or "unknown")[:64]
     window = timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
-    if (_recent_failures(LoginAttempt.username, username, window) >= cfg["LOGIN_MAX_FAILURES_PER_USER"]
+    if (_recent_pair_failures(username, ip, window) >= cfg["LOGIN_MAX_FAILURES_PER_USER_AND_ADDRESS"]
             or _recent_failures(LoginAttempt.ip, ip, window) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]):
         db.session.add(LoginAttempt(at=now(), username=username, ip=ip, succeeded=False))
         audit.record("login.throttled", "user", None, username=username)
         raise LoginThrottled(str(_l("Too many failed attempts. Try again in a few minutes.")))
     user = find_user(username)
-    if user is None or not check_password_hash(user.password_hash, password or "") or not user.is_enabled:
+    if not _password_matches(user, password or "") or not user.is_enabled:
         db.session.add(LoginAttempt(at=now(), username=username, ip=ip, succeeded=False))
         audit.record("login.failed", "user", getattr(user, "id", None), username=username)
         raise LoginRefused(str(_l("Wrong username or password.")))
@@ -234,6 +273,45 @@ def authenticate(username: str, password: str, ip: str) -> User:
     user.last_login_at = now()
     audit.record("login", "user", user.id, actor=user)
     return user
+
+
+def _session_lifetime() -> timedelta:
+    return current_app.permanent_session_lifetime
+
+
+def start_session(user: User) -> str:
+    """A new login session of the user; returns its id for the (signed) session cookie.
+    Only its hash is stored."""
+    sid = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, token_hash=_token_hash(sid), created_at=now()))
+    return sid
+
+
+def user_for_session(user_id: int, nonce: str, sid: Any) -> User | None:
+    """The user of a live login session: it exists on the server (not logged out, not ended by a
+    password change or disabling), belongs to this user and is younger than the session lifetime."""
+    if not isinstance(sid, str) or not sid:
+        return None
+    row = db.session.scalar(sa.select(UserSession).where(UserSession.token_hash == _token_hash(sid)))
+    if row is None or row.user_id != user_id or row.created_at <= now() - _session_lifetime():
+        return None
+    user = row.user
+    if not user.is_enabled or user.session_nonce != nonce:
+        return None
+    return user
+
+
+def end_session(sid: Any) -> None:
+    """Log out one session (the others of the user go on)."""
+    if isinstance(sid, str) and sid:
+        db.session.execute(sa.delete(UserSession).where(UserSession.token_hash == _token_hash(sid)))
+
+
+def purge_expired_sessions() -> str:
+    """Drop session records past their lifetime (browsers closed without logging out)."""
+    gone = db.session.execute(sa.delete(UserSession).where(
+        UserSession.created_at <= now() - _session_lifetime())).rowcount
+    return f"{gone} expired sessions removed"
 
 
 def _token_hash(token: str) -> str:
@@ -261,13 +339,30 @@ def revoke_token(token: str) -> bool:
 
 
 def user_for_token(token: str) -> User | None:
-    """The user a bearer token stands for, or None if it is unknown, expired or revoked."""
+    """The user a bearer token stands for, or None if it is unknown, expired or revoked.
+
+    Reads stay reads: the last use is noted at most once a minute and a use is not audited
+    (issue and revoke are), so a bearer GET writes nothing on the hot path.
+    """
     row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
     if row is None or not row.is_usable:
         return None
-    row.last_used_at = now()
-    audit.record("token.use", "user", row.user_id, actor=row.user, token_id=row.id)
+    at = now()
+    if row.last_used_at is None or row.last_used_at <= at - LAST_USE_RESOLUTION:
+        _note_use(row, at)
     return row.user
+
+
+def _note_use(row: ApiToken, at: datetime) -> None:
+    """Note the token's last use unless a concurrent request of the same token is noting it: that
+    one holds the row until it ends (PostgreSQL: SKIP LOCKED), and waiting for it would make every
+    parallel call of the token wait for the slowest. (SQLite has one writer at a time anyway.)"""
+    free = sa.select(ApiToken.id).where(ApiToken.id == row.id).with_for_update(skip_locked=True).scalar_subquery()
+    done = db.session.execute(sa.update(ApiToken).where(
+        ApiToken.id == free, sa.or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= at - LAST_USE_RESOLUTION))
+        .values(last_used_at=at).execution_options(synchronize_session=False)).rowcount
+    if done:
+        set_committed_value(row, "last_used_at", at)
 
 
 def users_query(role: str | None = None, station_id: int | None = None, q: str | None = None):
@@ -277,6 +372,7 @@ def users_query(role: str | None = None, station_id: int | None = None, q: str |
     if station_id:
         stmt = stmt.where(User.station_id == station_id)
     if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(sa.or_(User.username.like(like), sa.func.lower(User.full_name).like(like)))
+        term = q.strip().lower()  # autoescape: % and _ are literal characters, not LIKE wildcards
+        stmt = stmt.where(sa.or_(User.username.contains(term, autoescape=True),
+                                 sa.func.lower(User.full_name).contains(term, autoescape=True)))
     return stmt

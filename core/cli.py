@@ -1,4 +1,4 @@
-"""Command line: `flask --app app users create`, `demo`, `sla tick`."""
+"""Command line: `flask --app app users create`, `demo`, `sla tick`, `worker`."""
 from __future__ import annotations
 
 import json
@@ -97,6 +97,15 @@ def sla_tick() -> None:
         click.echo(f"{name}: {outcome}")
 
 
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Run the periodic jobs and the alert delivery until SIGTERM or Ctrl-C (the web processes run none)."""
+    from core.worker import run_until_signalled
+
+    run_until_signalled(current_app._get_current_object(), announce=click.echo)  # type: ignore[attr-defined]
+
+
 translations_cli = AppGroup("translations", help="UI translations.")
 
 
@@ -117,4 +126,5 @@ def register(app: Flask, demo_steps: list[DemoStep]) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo)
     app.cli.add_command(sla_cli)
+    app.cli.add_command(worker_command)
     app.cli.add_command(translations_cli)

@@ -13,7 +13,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 class Config:
     SQLALCHEMY_DATABASE_URI: str | None = None  # None: restore24.db in the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: database errors and their tracebacks show the SQL, never the values (names, phones)
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     SECRET_KEY: str | None = None  # None: generated once into the instance folder
     TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ["en", "zh_CN"]
@@ -28,6 +29,10 @@ class Config:
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # JSON and forms; uploads raise it per route
     UPLOAD_MAX_BYTES = 16 * 1024 * 1024
     TRUSTED_HOSTS: list[str] | None = None
+    # Where the public reaches the app ("https://restore24.example.org"): links sent out of the
+    # app (customer survey links) are built on it, never on the request's Host header. Without
+    # it, SERVER_NAME or TRUSTED_HOSTS must be set in production (a warning at start-up).
+    PUBLIC_BASE_URL: str | None = None
     PROXY_FIX_HOPS = 0  # set to the number of reverse proxies in front, to trust X-Forwarded-*
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -36,8 +41,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     WTF_CSRF_CHECK_DEFAULT = False  # core.access checks it, so bearer-token calls can skip it
 
-    # Accounts
-    LOGIN_MAX_FAILURES_PER_USER = 5
+    # Accounts: failed logins are counted per (user, address) pair, not per user alone, so
+    # someone guessing elsewhere cannot lock the user out; and per address, for a spray of names
+    LOGIN_MAX_FAILURES_PER_USER_AND_ADDRESS = 5
     LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
     API_TOKEN_LIFETIME_HOURS = 24 * 30
@@ -82,6 +88,7 @@ class Config:
     # Scheduler
     SCHEDULER_ENABLED = False
     SCHEDULER_INTERVAL_SECONDS = 60
+    WORKER_POLL_SECONDS = 0.5  # SQLite: a worker looks for other processes' alerts this often (PostgreSQL: NOTIFY)
 
 
 def _instance_secret(app: Flask) -> str:
@@ -110,6 +117,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             app.config["SECRET_KEY"] = _instance_secret(app)
         except FileExistsError:  # another process wrote it first
             app.config["SECRET_KEY"] = _instance_secret(app)
+    # an instance file that sets its own engine options keeps the values out of errors too, unless it says otherwise
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # SQLite waits for the writer instead of failing at once (see core.database pragmas)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import audit
+from core import audit, csvsafe
 from core.db import UTCDateTime, now
 from core.errors import Conflict, Invalid, NotFound
 from core.extensions import db
@@ -78,14 +78,34 @@ def customer_by_account(account_no: str) -> Customer | None:
     return db.session.scalar(sa.select(Customer).where(Customer.account_no == (account_no or "").strip()))
 
 
+def phone_is(term: str) -> Any:
+    """A clause for customers whose phone is the whole number searched for (spaces and dashes
+    ignored, with or without +86).
+
+    Only the whole number matches, never a fragment: staff see masked numbers (138****8000), and a
+    fragment search would be an oracle — 1380___8000 with LIKE wildcards, or 13801, 13802 … as plain
+    substrings — telling the hidden digits a few requests each without a reveal in the audit log.
+    """
+    number = re.sub(r"[ -]", "", term)
+    if not PHONE_RE.match(number):
+        return sa.false()
+    numbers = {number}
+    if number.startswith("+86"):
+        numbers.add(number[3:])
+    elif not number.startswith("+"):
+        numbers.add("+86" + number)
+    return Customer.phone.in_(sorted(numbers))
+
+
 def search_customers(q: str | None):
-    """Customers matching an account number, phone, name or address fragment."""
+    """Customers matching an account number, a whole phone number, or a name or address fragment."""
     stmt = sa.select(Customer).order_by(Customer.account_no)
     if q and q.strip():
         term = q.strip()
-        like = f"%{term}%"
-        stmt = stmt.where(sa.or_(Customer.account_no == term, Customer.phone.like(like),
-                                 Customer.name.like(like), Customer.address.like(like)))
+        # autoescape: % and _ in the term are literal characters, not LIKE wildcards
+        stmt = stmt.where(sa.or_(Customer.account_no == term, phone_is(term),
+                                 Customer.name.contains(term, autoescape=True),
+                                 Customer.address.contains(term, autoescape=True)))
     return stmt
 
 
@@ -214,7 +234,8 @@ def import_customers_csv(text: str | bytes, *, only_good: bool = False) -> Impor
         line = reader.line_num
         report.rows += 1
         try:
-            data = {k: (v if v is not None else "") for k, v in row.items() if k in CSV_COLUMNS}
+            # plain_cell: a file we exported comes back as it was (the quote that defused a formula goes)
+            data = {k: (csvsafe.plain_cell(v) if v is not None else "") for k, v in row.items() if k in CSV_COLUMNS}
             clean = _clean(data)
         except Invalid as err:
             report.errors.append((line, "; ".join(f"{k}: {v}" for k, v in err.fields.items()) or err.message))
@@ -236,8 +257,9 @@ def import_customers_csv(text: str | bytes, *, only_good: bool = False) -> Impor
 
 
 def export_customers_csv(customers: Iterable[Customer]) -> str:
+    """The customers in import_customers_csv's columns; formula-looking text is defused (core.csvsafe)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)
     writer.writerow(CSV_COLUMNS)
     for c in customers:
         writer.writerow([c.account_no, c.name, c.phone, c.address, c.lat if c.lat is not None else "",

@@ -1,11 +1,13 @@
-"""Declarative base, the UTC datetime column type and the one clock the app reads."""
+"""Declarative base, the UTC datetime column type, portable datetime arithmetic and the one clock the app reads."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -41,6 +43,25 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+class seconds_between(FunctionElement):  # noqa: N801  (reads like a SQL function)
+    """Seconds from the first datetime to the second, the same on SQLite and PostgreSQL."""
+    type = sa.Float()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_between_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({b} - {a}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    a, b = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({b}) - julianday({a})) * 86400.0)"
 
 
 def _system_now() -> datetime:

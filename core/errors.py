@@ -61,7 +61,8 @@ def json_error(status: int, code: str, message: str, fields: dict[str, str] | No
 
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 414: "too_long",
+              415: "unsupported_media_type",
               422: "invalid", 429: "too_many_requests"}
 
 
@@ -79,9 +80,12 @@ def register_errorhandlers(app: Flask) -> None:
         status = err.code or 500
         if isinstance(err, SecurityError):  # untrusted Host: no URLs can be built, answer plainly
             return "Bad Request: untrusted host", 400, {"Content-Type": "text/plain; charset=utf-8"}
+        # werkzeug's own headers (Allow on a 405, WWW-Authenticate, Retry-After ...), not its body type
+        headers = [(k, v) for k, v in err.get_headers() if k.lower() not in ("content-type", "content-length")]
         if wants_json():
-            return json_error(status, HTTP_CODES.get(status, "error"), err.description or err.name)
-        return render_template("error.html", status=status, message=err.description), status
+            body, _ = json_error(status, HTTP_CODES.get(status, "error"), err.description or err.name)
+            return body, status, headers
+        return render_template("error.html", status=status, message=err.description), status, headers
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):

@@ -14,22 +14,20 @@ from shapely.strtree import STRtree
 from shapely.validation import explain_validity
 
 from core.errors import Invalid
+from core.parse import loads_json, to_float
 
 EARTH_RADIUS_M = 6_371_008.8
 
 
 def check_point(lat: Any, lon: Any) -> tuple[float, float]:
-    """Parse and range-check a WGS 84 point; refuse text, NaN and out-of-range values."""
+    """Parse and range-check a WGS 84 point; refuse text, NaN, huge and out-of-range values (core.parse)."""
     fields: dict[str, str] = {}
     out = []
     for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
-        try:
-            number = float(value)
-            if isinstance(value, bool) or not math.isfinite(number) or abs(number) > limit:
-                raise ValueError
-            out.append(number)
-        except (TypeError, ValueError):
+        number = to_float(value, lo=-limit, hi=limit)
+        if number is None:
             fields[name] = f"must be a number from -{limit:g} to {limit:g}"
+        out.append(number)
     if fields:
         raise Invalid("Invalid coordinates.", fields)
     return out[0], out[1]
@@ -39,7 +37,7 @@ def parse_coverage(data: Any) -> Polygon | MultiPolygon:
     """A coverage area from GeoJSON (dict or text): a valid, non-empty (Multi)Polygon in WGS 84 ranges."""
     if isinstance(data, str):
         try:
-            data = json.loads(data)
+            data = loads_json(data)
         except ValueError:
             raise Invalid("The coverage area is not valid GeoJSON.", {"coverage": "not_json"}) from None
     if isinstance(data, dict) and data.get("type") == "Feature":

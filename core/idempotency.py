@@ -1,14 +1,14 @@
 """`Idempotency-Key` for API writes: the same key and body replay the first answer.
 
-The first request with a key claims it in its own short transaction (committed at once,
-so other processes see it while the work runs; on SQLite, which has one writer at a time, in
-the request's own transaction). A second request with the same key:
-  - the same body, first one finished  → the stored response is replayed, nothing runs;
-  - the same body, first one running   → 409 (try again later);
-  - another body                       → 422.
-The stored response is written in the request's own transaction, so it is kept exactly
-when the work is. A failed request (4xx/5xx) releases its claim, so it may be retried.
-A claim older than CLAIM_STALE_SECONDS (a crashed process) may be taken over.
+The first request with a key claims it in the request's own transaction, and the stored
+response is written in that transaction too, so it is kept exactly when the work is. A second
+request with the same key:
+  - the first one finished, same body → the stored response is replayed, nothing runs;
+  - the first one finished, other body → 422;
+  - the first one still running       → 409 on PostgreSQL (try again later); on SQLite, one
+                                         writer at a time, it waits for the first to end.
+A failed request (4xx/5xx) rolls its claim back, so it may be retried; so does a crashed or
+killed one, at once: the claim dies with its transaction and connection (see _claim).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from core.extensions import db
 
 HEADER = "Idempotency-Key"
 KEEP_HOURS = 24
-CLAIM_STALE_SECONDS = 120
 MAX_KEY_LENGTH = 200
+LOCK_CLASS = 0x49_44  # "ID": PostgreSQL advisory locks (class, key) of running requests' claims
 
 
 class IdempotencyRecord(db.Model):
@@ -60,56 +60,52 @@ def _request_hash() -> str:
     return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical).hexdigest()
 
 
+def _lock_key(user_id: int, key: str) -> int:
+    """The (caller, key) pair as a signed 32-bit advisory lock key (a collision costs one 409)."""
+    return int.from_bytes(hashlib.sha256(f"{user_id}:{key}".encode()).digest()[:4], "big", signed=True)
+
+
+def _busy() -> Conflict:
+    return Conflict(f"A request with this {HEADER} is still being processed; retry later.",
+                    code="idempotency_in_progress")
+
+
 def _claim(key: str, user_id: int, digest: str) -> IdempotencyRecord | None:
-    """Claim the key; the existing row (a copy) if someone has it. None: the claim is ours."""
-    if db.engine.dialect.name == "sqlite":
-        # SQLite has one writer at a time: a second request waits for the first to commit, so a
-        # claim in the request's own transaction is as good as a separate one, and a separate
-        # connection would wait on this request's own write lock (e.g. a bearer token's audit row).
-        return _claim_with(db.session, key, user_id, digest, own_transaction=False)
-    with db.engine.connect() as conn:
-        return _claim_with(conn, key, user_id, digest, own_transaction=True)
+    """Claim the key in the request's own transaction; the earlier record (a copy) if the key has
+    one. None: the claim is ours.
 
-
-def _claim_with(conn: Any, key: str, user_id: int, digest: str, *, own_transaction: bool) -> IdempotencyRecord | None:
+    The claim is not committed apart: it lives and dies with the request's transaction, so the
+    claim of a process killed mid-request goes with its connection at once (no stale row to wait
+    out). What marks a request as running: on PostgreSQL a transaction-level advisory lock, so a
+    second request with the key is told 409 at once rather than waiting at the unique index; on
+    SQLite the database's one write lock (BEGIN IMMEDIATE, core.database), so it waits until the
+    first has committed or rolled back, then sees its outcome. Views under @idempotent must not
+    commit halfway (services never do): the lock would go with that commit.
+    """
+    if db.engine.dialect.name == "postgresql":
+        locked = db.session.execute(sa.text("SELECT pg_try_advisory_xact_lock(:cls, :key)"),
+                                    {"cls": LOCK_CLASS, "key": _lock_key(user_id, key)}).scalar()
+        if not locked:
+            raise _busy()
     table = IdempotencyRecord.__table__
     stamp = now()
-    insert = table.insert().values(key=key, user_id=user_id, request_hash=digest, status="in_progress",
-                                   created_at=stamp)
-    try:
-        if own_transaction:
-            conn.execute(insert)
-            conn.commit()
-        else:
-            with conn.begin_nested():
-                conn.execute(insert)
+    row = db.session.execute(sa.select(table).where(table.c.user_id == user_id, table.c.key == key)).one_or_none()
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                db.session.execute(table.insert().values(key=key, user_id=user_id, request_hash=digest,
+                                                         status="in_progress", created_at=stamp))
+        except sa.exc.IntegrityError:  # claimed without the lock (a field sync item of the same key)
+            raise _busy() from None
         return None
-    except sa.exc.IntegrityError:
-        if own_transaction:
-            conn.rollback()
-    row = conn.execute(sa.select(table).where(table.c.user_id == user_id, table.c.key == key)).one_or_none()
-    if row is None:  # released between our insert and select
-        return _claim_with(conn, key, user_id, digest, own_transaction=own_transaction)
     expired = row.created_at < stamp - timedelta(hours=KEEP_HOURS)
-    stale = row.status == "in_progress" and row.created_at < stamp - timedelta(seconds=CLAIM_STALE_SECONDS)
-    if expired or stale:
-        taken = conn.execute(table.update().where(table.c.id == row.id, table.c.created_at == row.created_at)
-                             .values(request_hash=digest, status="in_progress", response_status=None,
-                                     response_body=None, created_at=stamp)).rowcount
-        if own_transaction:
-            conn.commit()
-        return None if taken else _claim_with(conn, key, user_id, digest, own_transaction=own_transaction)
+    # A committed "in_progress" record has no live request behind it (a live one holds the lock,
+    # and its claim is uncommitted): left by an older version that committed claims apart. Ours now.
+    if expired or row.status == "in_progress":
+        db.session.execute(table.update().where(table.c.id == row.id).values(
+            request_hash=digest, status="in_progress", response_status=None, response_body=None, created_at=stamp))
+        return None
     return IdempotencyRecord(**{c: getattr(row, c) for c in row._fields})
-
-
-def _release(key: str, user_id: int) -> None:
-    if db.engine.dialect.name == "sqlite":
-        return  # the claim was in the request's transaction, which has been rolled back
-    table = IdempotencyRecord.__table__
-    with db.engine.connect() as conn:
-        conn.execute(table.delete().where(table.c.user_id == user_id, table.c.key == key,
-                                          table.c.status == "in_progress"))
-        conn.commit()
 
 
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -128,9 +124,6 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             if existing.request_hash != digest:
                 raise Invalid(f"This {HEADER} was used with another request body.", {HEADER: "reused"},
                               code="idempotency_key_reused")
-            if existing.status != "done":
-                raise Conflict(f"A request with this {HEADER} is still being processed; retry later.",
-                               code="idempotency_in_progress")
             replay = Response(existing.response_body, status=existing.response_status,
                               mimetype="application/json")
             replay.headers["Idempotent-Replayed"] = "true"
@@ -138,14 +131,12 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             response = current_app.make_response(view(*args, **kwargs))
             if response.status_code < 400:
-                db.session.flush()  # surface integrity errors now, while the claim can still be released
+                db.session.flush()  # surface integrity errors now, before the record says "done"
         except BaseException:
-            db.session.rollback()
-            _release(key, user_id)
+            db.session.rollback()  # the claim (and on PostgreSQL its lock) goes with the transaction
             raise
         if response.status_code >= 400:
             db.session.rollback()
-            _release(key, user_id)
             return response
         table = IdempotencyRecord.__table__
         db.session.execute(table.update().where(table.c.user_id == user_id, table.c.key == key).values(

@@ -7,26 +7,45 @@ asset folium (0.20.x) and the plugins we use reference is vendored under
 folium at those copies, adds CSP nonces and splits the rendered map into parts
 a Jinja layout can place. It deliberately does not import Flask: callers pass
 the static URL prefix (e.g. ``url_for("static", filename="")``) and the nonce.
+
+It is also the one way user text (a customer's name, a station's) gets into a
+map. folium's own Tooltip, Popup and DivIcon paste their text into the map's
+script inside a JavaScript template literal and then into the page as HTML, so
+a backtick or ``${`` in the text runs as code. TextTooltip, TextPopup and
+TextIcon instead put the text into the script as a JSON string literal and
+into the page through ``textContent``; render_map_parts refuses a map that
+still carries one of folium's originals (UnsafeMapTextError).
 """
 
 from __future__ import annotations
 
 import html as _html
+import json
 import re
 from collections.abc import Iterator
 from typing import TypedDict
 
+import folium
 from branca.element import Element, Figure, Link
+from folium.features import GeoJsonDetail
+from folium.template import Template
 from markupsafe import Markup
 
 __all__ = [
     "VENDOR_CSS",
     "VENDOR_JS",
     "MapParts",
+    "TextIcon",
+    "TextPopup",
+    "TextTooltip",
+    "UnsafeMapTextError",
     "UnvendoredAssetError",
     "add_csp_nonce",
+    "check_map_text",
+    "js_string",
     "localize",
     "render_map_parts",
+    "text_element_js",
 ]
 
 # folium asset name -> path relative to the static folder. Names are the keys
@@ -68,6 +87,131 @@ class UnvendoredAssetError(ValueError):
     Raised instead of silently emitting a CDN URL the CSP would block; the fix
     is to vendor the library and add it to VENDOR_JS/VENDOR_CSS.
     """
+
+
+class UnsafeMapTextError(TypeError):
+    """A map element would put its text into the page unencoded.
+
+    folium's Tooltip, Popup, DivIcon and GeoJson tooltips/popups interpolate
+    text into JavaScript template literals and HTML; use TextTooltip,
+    TextPopup or TextIcon instead.
+    """
+
+
+def js_string(value: object) -> str:
+    """``str(value)`` as a JavaScript string literal that is safe in an inline <script>.
+
+    JSON gives a double-quoted literal, in which backticks and ``${`` are plain
+    characters; ``<``, ``>``, ``&`` and ``'`` are escaped as well so the text
+    can never close the <script> element (or start an HTML comment), and
+    ensure_ascii escapes U+2028/U+2029.
+    """
+    return (
+        json.dumps(str(value))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+    )
+
+
+# Attributes a text element may carry: none of them can run script.
+_SAFE_ATTR_RE = re.compile(r"(?:class|title|style|role|aria-label|data-[a-z0-9-]+)\Z")
+_TAG_RE = re.compile(r"[a-z][a-z0-9]*\Z")
+
+
+def text_element_js(text: object, tag: str = "div", attrs: dict[str, object] | None = None) -> str:
+    """A JavaScript expression for a new <tag> element showing ``text`` as plain text.
+
+    The text is set with ``textContent`` and attributes with ``setAttribute``,
+    both from JSON string literals (js_string), so nothing the text contains is
+    parsed as HTML or JavaScript. Only attributes that cannot run script
+    (class, title, style, role, aria-label, data-*) are accepted.
+    """
+    if not _TAG_RE.match(tag) or tag in ("script", "style", "iframe", "object", "embed"):
+        raise ValueError(f"not a text element: {tag!r}")
+    attrs = {k: v for k, v in (attrs or {}).items() if v is not None}
+    for name in attrs:
+        if not _SAFE_ATTR_RE.match(name):
+            raise ValueError(f"attribute {name!r} is not allowed on a map text element")
+    pairs = ", ".join(f"{js_string(k)}: {js_string(v)}" for k, v in attrs.items())
+    return (
+        "(function (e, a) { e.textContent = " + js_string(text) + "; "
+        "Object.keys(a).forEach(function (k) { e.setAttribute(k, a[k]); }); return e; })"
+        f"(document.createElement({js_string(tag)}), {{{pairs}}})"
+    )
+
+
+class TextTooltip(folium.Tooltip):
+    """A tooltip that shows ``text`` as plain text (never as HTML or script).
+
+    Pass it wherever folium takes ``tooltip=`` (Marker, Circle, GeoJson ...).
+    ``style`` is a developer's inline style for the tooltip's <div>.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.bindTooltip(
+                {{ this.content_js }},
+                {{ this.options|tojavascript }}
+            );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, text: object, style: str | None = None, sticky: bool = True, **kwargs):
+        super().__init__(str(text), style=style, sticky=sticky, **kwargs)
+        self.content_js = text_element_js(self.text, "div", {"style": style})
+
+
+class TextPopup(folium.Popup):
+    """A popup that shows ``text`` as plain text (line breaks kept); for ``popup=``."""
+
+    _template = Template(
+        """
+        var {{ this.get_name() }} = L.popup({{ this.options|tojavascript }});
+        {{ this.get_name() }}.setContent({{ this.content_js }});
+        {{ this._parent.get_name() }}.bindPopup({{ this.get_name() }}){% if this.show %}.openPopup(){% endif %};
+        """
+    )
+
+    def __init__(self, text: object, max_width: str | int = "100%", show: bool = False, sticky: bool = False,
+                 **kwargs):
+        super().__init__(None, max_width=max_width, show=show, sticky=sticky, **kwargs)
+        self.content_js = text_element_js(text, "div", {"style": "white-space: pre-line"})
+
+
+class TextIcon(folium.DivIcon):
+    """A div icon holding one <tag> element with ``text`` as plain text and safe ``attrs``.
+
+    Leaflet puts a DivIcon's ``html`` string into the page with innerHTML; this
+    icon hands Leaflet a ready element instead (Leaflet >= 1.8 accepts one).
+    One icon per marker: the element moves if the icon is reused.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.divIcon(Object.assign(
+                {{ this.options|tojavascript }},
+                {html: {{ this.content_js }}}
+            ));
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, text: object, *, tag: str = "span", attrs: dict[str, object] | None = None,
+                 icon_size: tuple[int, int] | None = None, icon_anchor: tuple[int, int] | None = None,
+                 popup_anchor: tuple[int, int] | None = None, class_name: str = "empty"):
+        super().__init__(html=None, icon_size=icon_size, icon_anchor=icon_anchor, popup_anchor=popup_anchor,
+                         class_name=class_name)
+        self.content_js = text_element_js(text, tag, attrs)
+
+
+# folium elements that interpolate text into the script or the page as HTML.
+_RAW_TEXT_ELEMENTS = (folium.Tooltip, folium.Popup, folium.DivIcon, GeoJsonDetail, folium.Html, folium.IFrame)
+_TEXT_ELEMENTS = (TextTooltip, TextPopup, TextIcon)
 
 
 class MapParts(TypedDict):
@@ -170,6 +314,20 @@ def add_csp_nonce(html: str, nonce: str) -> str:
     return _OPEN_TAG_RE.sub(_add, html)
 
 
+def check_map_text(fig_or_map: Element) -> None:
+    """Raise UnsafeMapTextError if the map holds a folium element that pastes text raw.
+
+    render_map_parts calls this, so every map we serve shows text only through
+    TextTooltip, TextPopup and TextIcon.
+    """
+    for element in _walk(fig_or_map.get_root()):
+        if isinstance(element, _RAW_TEXT_ELEMENTS) and not isinstance(element, _TEXT_ELEMENTS):
+            raise UnsafeMapTextError(
+                f"{type(element).__name__} puts its text into the page unencoded; "
+                "use core.maps.TextTooltip, TextPopup or TextIcon"
+            )
+
+
 def _offsite_links(figure: Figure) -> list[str]:
     """URLs of <script src>/<link> elements in the figure that leave our host."""
     return [e.url for e in _walk(figure) if isinstance(e, Link) and _is_offsite(e.url)]
@@ -195,8 +353,10 @@ def render_map_parts(
     host page (give the map's container an explicit height instead). With
     ``strict`` an off-site <script src>/<link> that slipped past localize (an
     element adding links outside default_js/default_css) raises
-    UnvendoredAssetError.
+    UnvendoredAssetError. A map showing text through anything but TextTooltip,
+    TextPopup or TextIcon raises UnsafeMapTextError.
     """
+    check_map_text(m)
     if static_url is not None:
         localize(m, static_url, strict=strict)
     root = m.get_root()

@@ -3,21 +3,34 @@
 One row per (cause, recipient): `key` is unique, so a retried job or a second process
 cannot store the same alert twice. Delivery (Web Push) happens after commit, in
 field/, which reads pending rows from here.
+
+A commit that stored alerts wakes the delivery at once (core/worker.py), so an alert leaves
+seconds after its cause rather than at the next tick: on PostgreSQL the transaction also
+sends `NOTIFY restore24_outbox` (delivered by PostgreSQL only if it commits) to every
+worker process; within a process, the listeners registered with `on_alerts_committed`
+are called after the commit. They only signal — nothing is delivered in the committing
+(request) thread. A wake-up that is lost (a worker that was down, a network blip) costs
+only time: the tick's delivery job sends whatever is still pending.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import UTCDateTime, now
 from core.extensions import db
 
 URGENCIES = ("very-low", "low", "normal", "high")
+NOTIFY_CHANNEL = "restore24_outbox"  # PostgreSQL LISTEN/NOTIFY channel of committed alerts
+
+log = logging.getLogger(__name__)
 
 
 class Notification(db.Model):
@@ -101,3 +114,65 @@ def mark_read(user_id: int, ids: list[int] | None = None) -> int:
     if ids is not None:
         stmt = stmt.where(Notification.id.in_(ids))
     return db.session.execute(stmt.values(read_at=now())).rowcount
+
+
+# ---------------------------------------------------------------- wake-up after commit
+
+_STORED = "restore24_outbox_stored"  # session.info: this transaction flushed alerts
+_listeners: list[Callable[[], None]] = []
+
+
+def on_alerts_committed(listener: Callable[[], None]) -> None:
+    """Call `listener()` after every commit (in this process) that stored alerts.
+
+    It runs in the committing thread — a web request — so it must only signal (set an
+    event), never deliver. Spurious calls are possible (a savepoint with an alert rolled
+    back); a listener must treat a call as "look for due alerts", nothing more.
+    """
+    _listeners.append(listener)
+
+
+def remove_alerts_committed(listener: Callable[[], None]) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def _holds_alerts(objects) -> bool:
+    return any(isinstance(obj, Notification) for obj in objects)
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_alerts(session: Session, _flush_context) -> None:
+    if _holds_alerts(session.new):
+        session.info[_STORED] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_other_processes(session: Session) -> None:
+    """Inside the committing transaction: PostgreSQL delivers the NOTIFY at commit, and
+    drops it with a rollback, so a worker is never woken for alerts that do not exist."""
+    if session.in_nested_transaction():  # a savepoint's release: the outer commit decides
+        return
+    if not (session.info.get(_STORED) or _holds_alerts(session.new)):
+        return
+    session.info[_STORED] = True
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_this_process(session: Session) -> None:
+    if session.in_nested_transaction() or not session.info.pop(_STORED, False):
+        return
+    for listener in tuple(_listeners):
+        try:
+            listener()
+        except Exception:  # the commit has happened; a failing listener must not turn it into an error
+            log.exception("outbox wake-up listener failed")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_alerts(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (rolled back, or committed above)
+        session.info.pop(_STORED, None)

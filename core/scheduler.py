@@ -1,4 +1,4 @@
-"""The periodic-jobs runner: one APScheduler per process, one lease per tick across processes."""
+"""The periodic-jobs runner: one lease per tick across processes (core/worker.py runs the ticks)."""
 from __future__ import annotations
 
 import logging
@@ -130,16 +130,15 @@ def _run_jobs(jobs: list[Job]) -> dict[str, object]:
 
 
 def start(app: Flask) -> None:
-    """Start the background scheduler when enabled; never under TESTING or in the reloader's parent."""
+    """Run the worker (tick and alert delivery, core/worker.py) in this process when
+    SCHEDULER_ENABLED (`make run`); never under TESTING or in the reloader's parent.
+    Production web processes leave it off and run `flask worker` beside them."""
     if not app.config.get("SCHEDULER_ENABLED") or app.config.get("TESTING"):
         return
     if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
         return
-    from apscheduler.schedulers.background import BackgroundScheduler
+    from core.worker import Worker
 
-    scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(run_tick, "interval", args=[app], seconds=int(app.config["SCHEDULER_INTERVAL_SECONDS"]),
-                      id="tick", max_instances=1, coalesce=True, next_run_time=now())
-    scheduler.start()
-    app.extensions["restore24_scheduler"] = scheduler
-    log.info("scheduler started, every %ss", app.config["SCHEDULER_INTERVAL_SECONDS"])
+    worker = Worker(app)
+    worker.start()
+    app.extensions["restore24_worker"] = worker

@@ -1,10 +1,40 @@
-"""Flask-Login wiring: sessions that end when the password changes, and bearer tokens."""
+"""Flask-Login wiring: login sessions checked on the server, and bearer tokens.
+
+The session cookie is signed but kept by the client, so it cannot be taken back: it carries
+the id of a server-side session record (core.auth.UserSession), which logout deletes (that
+browser only), and a password change or disabling deletes for all of the user's sessions.
+"""
 from __future__ import annotations
 
-from flask import Flask, g
+import re
+
+from flask import Flask, g, session
 from flask_babel import lazy_gettext as _l
+from flask_login import login_user, logout_user
 
 from core.extensions import login_manager
+from core.parse import is_id
+
+
+SESSION_KEY = "sid"  # the login session's id in the signed cookie
+
+
+def start(user) -> None:
+    """Log the user in on a fresh session (no fixation) with its own server-side record."""
+    from core import auth
+
+    session.clear()
+    login_user(user)
+    session[SESSION_KEY] = auth.start_session(user)
+
+
+def end() -> None:
+    """Log out this browser's session: its record goes, so a copy of the cookie is worthless."""
+    from core import auth
+
+    auth.end_session(session.get(SESSION_KEY))
+    logout_user()
+    session.clear()
 
 
 def register(app: Flask) -> None:
@@ -18,12 +48,9 @@ def register(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(user_id: str):
         uid, _, nonce = (user_id or "").partition(":")
-        if not uid.isdigit():
+        if not re.fullmatch(r"[0-9]{1,10}", uid) or not is_id(int(uid)):
             return None
-        user = auth.get_user(int(uid))
-        if user is None or not user.is_enabled or user.session_nonce != nonce:
-            return None
-        return user
+        return auth.user_for_session(int(uid), nonce, session.get(SESSION_KEY))
 
     @login_manager.request_loader
     def load_bearer(request):

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
-from core import auth
+from core import auth, sessions
 from core.access import allow_any_user, allowed_roles, public, user_may
 from core.extensions import db
 from core.forms import LoginForm
@@ -57,8 +57,7 @@ def login():
             db.session.commit()
             error, status = err.message, 429
         else:
-            session.clear()  # a fresh session: no fixation
-            login_user(user)
+            sessions.start(user)  # a fresh session (no fixation), recorded on the server
             return redirect(_safe_next(form.next.data) or url_for(LANDING[user.role]))
     elif request.method == "POST":
         error, status = _("Enter your username and password."), 400
@@ -68,8 +67,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @allow_any_user
 def logout():
-    logout_user()
-    session.clear()
+    sessions.end()  # this browser only; a copy of its cookie stops working too
     flash(_("You are logged out."), "info")
     return redirect(url_for("core.login", logged_out=1))
 

@@ -14,7 +14,7 @@ from core.extensions import db
 from core.i18n import iso_local
 from core.idempotency import idempotent
 from dispatch import services
-from dispatch.models import STEP_TIME_FIELDS, OrderEvent, RepairOrder
+from dispatch.models import SLA_STATES, STEP_TIME_FIELDS, OrderEvent, RepairOrder
 
 bp = Blueprint("dispatch_api", __name__, url_prefix="/api/v1")
 
@@ -37,6 +37,8 @@ def event_json(event: OrderEvent) -> dict[str, Any]:
 
 
 def order_json(order: RepairOrder, *, events: bool = False) -> dict[str, Any]:
+    """An order as the caller may see it: the ranked candidates (colleagues' distances and open load)
+    are for those who assign — dispatchers, supervisors, admins — never for technicians."""
     out: dict[str, Any] = {
         "id": order.id, "number": order.number, "status": order.status, "kind": order.kind,
         "category": order.category.code, "priority": order.priority, "channel": order.channel,
@@ -51,8 +53,9 @@ def order_json(order: RepairOrder, *, events: bool = False) -> dict[str, Any]:
         "sla_state": order.sla_state(), "is_paused": order.is_paused, "escalation_level": order.escalation_level,
         "resolution_code": order.resolution_code, "is_repeat": order.is_repeat, "weight": order.weight,
         "incident": order.incident_id, "version": order.version,
-        "candidates": order.candidates or [],
     }
+    if _actor().role in ORDER_MANAGERS:
+        out["candidates"] = order.candidates or []
     for name in STEP_TIME_FIELDS:
         out[name] = iso_local(getattr(order, name))
     if events:
@@ -64,7 +67,7 @@ ORDER_SCHEMA = {"type": "object", "required": ["id", "number", "status", "deadli
     "id": {"type": "integer"}, "number": {"type": "string"}, "status": {"type": "string"},
     "kind": {"type": "string"}, "category": {"type": "string"}, "station": {"type": ["string", "null"]},
     "technician": {"type": ["object", "null"]}, "deadline_at": {"type": "string", "format": "date-time"},
-    "sla_state": {"type": "string", "enum": ["ok", "due_soon", "overdue"]},
+    "sla_state": {"type": "string", "enum": list(SLA_STATES)},
     "escalation_level": {"type": "integer"}, "incident": {"type": ["integer", "null"]},
     "version": {"type": "integer"}, "events": {"type": "array", "items": {"type": "object"}}}}
 

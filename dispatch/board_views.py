@@ -13,12 +13,11 @@ import folium
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import escape
 
-from core.access import allow
+from core.access import allow, station_scope
 from core.errors import DomainError
 from core.geo import EARTH_RADIUS_M
-from core.maps import render_map_parts
+from core.maps import TextTooltip, render_map_parts
 from core.security import csp_nonce
 from core.stations import Station, all_stations, station_by_code
 from dispatch.services import incidents as incident_services
@@ -31,7 +30,7 @@ STAFF = ("supervisor", "dispatcher", "admin")
 
 def _board_station() -> Station | None:
     """The supervisor's own station; for everyone else the ?station= filter (None: all stations)."""
-    if current_user.role == "supervisor" and not current_user.is_centre_manager:
+    if station_scope(current_user) is not None:
         return current_user.station
     code = request.args.get("station", "")
     return station_by_code(code) if code else None
@@ -47,7 +46,7 @@ def _back(default: str) -> Any:
 def index():
     station = _board_station()
     station_id = station.id if station else None
-    may_choose = current_user.role != "supervisor" or current_user.is_centre_manager
+    may_choose = station_scope(current_user) is None
     open_incidents = incident_services.incidents_list(station_id)
     return render_template(
         "dispatch/board.html", station=station, orders=sla.orders_by_deadline(station_id),
@@ -82,7 +81,7 @@ def _incident_map(incident: Any, orders: list[Any]) -> dict[str, Any]:
         folium.TileLayer(tiles=current_app.config["TILES_URL"],
                          attr=current_app.config.get("TILES_ATTRIBUTION", ""), max_zoom=19).add_to(m)
     folium.Circle([incident.lat, incident.lon], radius=incident.radius_m, color="#b42318", fill=True,
-                  fill_opacity=0.08, tooltip=escape(_("Incident area"))).add_to(m)
+                  fill_opacity=0.08, tooltip=TextTooltip(_("Incident area"))).add_to(m)
     dlat = math.degrees(incident.radius_m / EARTH_RADIUS_M)
     dlon = dlat / max(math.cos(math.radians(incident.lat)), 1e-6)
     lats, lons = [incident.lat - dlat, incident.lat + dlat], [incident.lon - dlon, incident.lon + dlon]
@@ -92,7 +91,7 @@ def _incident_map(incident: Any, orders: list[Any]) -> dict[str, Any]:
         lats.append(order.lat)
         lons.append(order.lon)
         folium.CircleMarker([order.lat, order.lon], radius=5, color="#1d4ed8", weight=1, fill=True,
-                            fill_opacity=0.8, tooltip=escape(f"{order.number} — {order.customer.name}")).add_to(m)
+                            fill_opacity=0.8, tooltip=TextTooltip(f"{order.number} — {order.customer.name}")).add_to(m)
     m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(20, 20))
     return {"parts": render_map_parts(m, csp_nonce(), static_url=url_for("static", filename=""))}
 
@@ -100,8 +99,8 @@ def _incident_map(incident: Any, orders: list[Any]) -> dict[str, Any]:
 @bp.route("/incidents/<int:incident_id>")
 @allow(*STAFF)
 def incident(incident_id: int):
-    item = incident_services.get_incident(incident_id)
-    orders = incident_services.linked_orders(item)
+    item = incident_services.incident_for(incident_id, current_user)
+    orders = incident_services.linked_orders(item, current_user)
     return render_template("dispatch/incident.html", incident=item, orders=orders,
                            incident_map=_incident_map(item, orders),
                            may_manage=incident_services.may_manage(item, current_user))

@@ -27,8 +27,12 @@ def _geocoder() -> Nominatim:
                      scheme=cfg["GEOCODER_SCHEME"], timeout=cfg["GEOCODER_TIMEOUT"])
 
 
-def geocode(address: str) -> tuple[float, float] | None:
-    """(lat, lon) for an address, or None when it cannot be found right now."""
+def geocode(address: str, *, ref: str = "an address") -> tuple[float, float] | None:
+    """(lat, lon) for an address, or None when it cannot be found right now.
+
+    A failure is logged with `ref` (whose address it was: "a new order of customer 12") and the
+    kind of error, never with the address: that is personal data, and geopy's messages carry it.
+    """
     if not address or not address.strip() or not current_app.config.get("GEOCODER_DOMAIN"):
         return None
     delay = float(current_app.config.get("GEOCODER_MIN_DELAY_SECONDS") or 0)
@@ -40,7 +44,7 @@ def geocode(address: str) -> tuple[float, float] | None:
         try:
             location = _geocoder().geocode(address.strip(), exactly_one=True)
         except (GeopyError, OSError, ValueError) as err:
-            log.warning("geocoding %r failed: %s", address[:80], err)
+            log.warning("geocoding failed for %s: %s", ref, type(err).__name__)
             return None
     if location is None:
         return None

@@ -13,12 +13,11 @@ from branca.element import MacroElement
 from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import escape
 from folium.elements import JSCSSMixin
 from folium.plugins import HeatMap, MarkerCluster
 
 from core.access import allow
-from core.maps import render_map_parts
+from core.maps import TextIcon, TextTooltip, render_map_parts
 from core.security import csp_nonce
 from dispatch.models import KIND_LABELS, OPEN_STATUSES, SERVICE_LINES, STATUS_LABELS
 from dispatch.services import map as map_service
@@ -77,14 +76,13 @@ def build_map(stations: list[Any], technicians: list[dict[str, Any]]) -> dict[st
         if s.coverage:
             folium.GeoJson(s.coverage, style_function=lambda _f: {"color": "#0b5cad", "weight": 1,
                                                                   "fillOpacity": 0.06},
-                           tooltip=str(escape(f"{s.code} {s.name}"))).add_to(areas)
+                           tooltip=TextTooltip(f"{s.code} {s.name}")).add_to(areas)
     areas.add_to(m)
     station_layer = folium.FeatureGroup(name=_("Stations"), show=True)
     for s in stations:
-        code = escape(s.code)
-        folium.Marker([s.lat, s.lon], tooltip=str(escape(f"{s.code} {s.name}")),
-                      icon=folium.DivIcon(html=f'<span class="map-station" title="{code}">{code}</span>',
-                                          icon_size=(44, 20), icon_anchor=(22, 10), class_name="map-station-icon")
+        folium.Marker([s.lat, s.lon], tooltip=TextTooltip(f"{s.code} {s.name}"),
+                      icon=TextIcon(s.code, attrs={"class": "map-station", "title": s.code},
+                                    icon_size=(44, 20), icon_anchor=(22, 10), class_name="map-station-icon")
                       ).add_to(station_layer)
     station_layer.add_to(m)
     tech_layer = folium.FeatureGroup(name=_("Technicians"), show=True)
@@ -94,10 +92,9 @@ def build_map(stations: list[Any], technicians: list[dict[str, Any]]) -> dict[st
                   name=t["name"], station=t["station"] or "-", state=state, n=t["open_orders"],
                   points=t["open_points"])
         css = "map-tech" + ("" if t["on_duty"] else " map-tech-off")
-        folium.Marker([t["lat"], t["lon"]], tooltip=str(escape(label)),
-                      icon=folium.DivIcon(html=f'<span class="{css}" data-tech="{escape(t["username"])}">'
-                                               f'{t["open_orders"]}</span>',
-                                          icon_size=(26, 26), icon_anchor=(13, 13), class_name="map-tech-icon")
+        folium.Marker([t["lat"], t["lon"]], tooltip=TextTooltip(label),
+                      icon=TextIcon(t["open_orders"], attrs={"class": css, "data-tech": t["username"]},
+                                    icon_size=(26, 26), icon_anchor=(13, 13), class_name="map-tech-icon")
                       ).add_to(tech_layer)
     tech_layer.add_to(m)
     PluginAssets().add_to(m)

@@ -6,9 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
-from core.db import UTCDateTime, now
+from core.db import UTCDateTime, now, seconds_between
 from core.extensions import db
 
 KINDS = ("fault", "installation", "relocation", "complaint_visit")
@@ -28,6 +29,13 @@ STATUS_LABELS = {
     "cancelled": _l("Cancelled"),
 }
 OPEN_STATUSES = ("new", "assigned", "accepted", "en_route", "on_site", "waiting_customer", "waiting_parts")
+CLOSED_STATUSES = tuple(s for s in STATUSES if s not in OPEN_STATUSES)  # resolved, closed, cancelled
+FINISHED_STATUSES = ("resolved", "closed")  # judged by when they were resolved
+# The open predicate as literal SQL, word for word the WHERE term of the partial indexes on open
+# orders (SQLite uses a partial index only when the query repeats its term; bound parameters would
+# hide the values from either planner). Queries take RepairOrder.is_open, which renders the same.
+OPEN_PREDICATE = f"status NOT IN ({', '.join(repr(s) for s in CLOSED_STATUSES)})"
+SLA_STATES = ("ok", "due_soon", "overdue")
 WAITING_STATUSES = ("waiting_customer", "waiting_parts")
 EVENT_TYPES = ("created", "assigned", "reassigned", "accepted", "declined", "departed", "arrived",
                "waiting_customer", "waiting_parts", "resumed", "resolved", "closed", "reopened", "cancelled",
@@ -42,6 +50,11 @@ EVENT_LABELS = {
     "incident_linked": _l("Linked to incident"), "callback": _l("Callback"), "notified": _l("Notified"),
     "located": _l("Location pinned"), "note": _l("Note"),
 }
+
+
+def pause_shift(paused_at: datetime | None, at: datetime) -> timedelta:
+    """How far a paused clock has moved an order's deadline on at `at` (nothing while it runs)."""
+    return timedelta(0) if paused_at is None else at - paused_at
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -159,38 +172,102 @@ class RepairOrder(db.Model):
         sa.CheckConstraint("deadline_at >= reported_at", name="deadline_after_report"),
         # the SLA job's hot query: open orders by deadline
         sa.Index("ix_repair_orders_open_deadline", "deadline_at",
-                 postgresql_where=sa.text("status NOT IN ('resolved', 'closed', 'cancelled')"),
-                 sqlite_where=sa.text("status NOT IN ('resolved', 'closed', 'cancelled')")),
+                 postgresql_where=sa.text(OPEN_PREDICATE), sqlite_where=sa.text(OPEN_PREDICATE)),
         sa.Index("ix_repair_orders_status_station", "status", "station_id"),
     )
 
-    @property
+    # ------------------------------------------------------------ the order-state rules, defined once
+    # Each rule has a Python form (on an order) and an SQL form (on the class, for queries) side by
+    # side here; every page, queue, filter, feed and job asks these, and
+    # tests/dispatch/test_order_state_properties.py checks both forms agree on both databases.
+    #
+    # - Open: any status but resolved, closed and cancelled.
+    # - The clock: an order's deadline clock stops while it is paused (paused_at set: waiting on the
+    #   customer, or on parts when its policy says so). Its time `clock_at(at)` is `at` (now) while it
+    #   runs, paused_at while it is paused. Resuming moves deadline_at and warn_at on by the pause
+    #   (paused_seconds adds it up), so the stored times already include every earlier pause.
+    # - Deadline state (sla_state) of an open order, judged at its clock's time t:
+    #   overdue when t >= deadline_at, due_soon when warn_at <= t < deadline_at, else ok (exactly at
+    #   either edge counts as the later state). A pause therefore freezes the state: an order paused
+    #   after its deadline stays overdue while it waits; one paused before stays ok or due soon.
+    # - Finished orders: resolved or closed ones are overdue when resolved after the deadline (exactly
+    #   at the deadline is on time, as in the KPIs); cancelled ones are ok.
+    # - Overdue and due soon (queues, ?overdue=, station counts): open orders in that state.
+    # - Running (is_running): open and not paused. Only running orders are warned and escalated
+    #   (dispatch/services/sla.py): the ladder follows time passing, and a pause stops the clock.
+
+    @hybrid_property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls) -> Any:
+        # literal values, so that the statement repeats the partial indexes' OPEN_PREDICATE
+        return cls.status.not_in(sa.bindparam(None, CLOSED_STATUSES, expanding=True, literal_execute=True))
 
     @property
     def is_paused(self) -> bool:
         return self.paused_at is not None
 
-    def effective_deadline(self, at: datetime | None = None) -> datetime:
-        """The deadline as it stands now: a paused clock pushes it on while the pause lasts."""
-        if self.paused_at is None:
-            return self.deadline_at
-        return self.deadline_at + ((at or now()) - self.paused_at)
+    @property
+    def is_running(self) -> bool:
+        """The deadline clock runs: open and not paused (what the SLA jobs warn and escalate)."""
+        return self.is_open and self.paused_at is None
 
+    @hybrid_method
+    def clock_at(self, at: datetime | None = None) -> datetime:
+        """The time on the order's deadline clock at `at` (now): `at`, or when the clock was paused."""
+        return self.paused_at if self.paused_at is not None else (at or now())
+
+    @clock_at.inplace.expression
+    @classmethod
+    def _clock_at_expression(cls, at: datetime | None = None) -> Any:
+        return sa.func.coalesce(cls.paused_at, sa.literal(at or now(), UTCDateTime()), type_=UTCDateTime())
+
+    @hybrid_method
     def sla_state(self, at: datetime | None = None) -> str:
-        """ok, due_soon or overdue. Finished orders are judged by when they were resolved."""
-        at = at or now()
+        """ok, due_soon or overdue at `at` (now), by the rules above."""
         if self.status == "cancelled":
             return "ok"
-        if self.resolved_at is not None and self.status in ("resolved", "closed"):
+        if self.status in FINISHED_STATUSES and self.resolved_at is not None:
             return "overdue" if self.resolved_at > self.deadline_at else "ok"
-        deadline = self.effective_deadline(at)
-        if at >= deadline:  # exactly at the deadline is overdue, as on the map and in the jobs
+        t = self.clock_at(at)
+        if t >= self.deadline_at:
             return "overdue"
-        if at >= deadline - (self.deadline_at - self.warn_at):
+        if t >= self.warn_at:
             return "due_soon"
         return "ok"
+
+    @sla_state.inplace.expression
+    @classmethod
+    def _sla_state_expression(cls, at: datetime | None = None) -> Any:
+        t = cls.clock_at(at)
+        return sa.case(
+            (cls.status == "cancelled", "ok"),
+            (sa.and_(cls.status.in_(FINISHED_STATUSES), cls.resolved_at.is_not(None)),
+             sa.case((cls.resolved_at > cls.deadline_at, "overdue"), else_="ok")),
+            (t >= cls.deadline_at, "overdue"),
+            (t >= cls.warn_at, "due_soon"),
+            else_="ok")
+
+    @hybrid_method
+    def seconds_left(self, at: datetime | None = None) -> float:
+        """Time left on the clock until the deadline (negative past it); frozen while paused."""
+        return (self.deadline_at - self.clock_at(at)).total_seconds()
+
+    @seconds_left.inplace.expression
+    @classmethod
+    def _seconds_left_expression(cls, at: datetime | None = None) -> Any:
+        return seconds_between(cls.clock_at(at), cls.deadline_at)
+
+    def effective_deadline(self, at: datetime | None = None) -> datetime:
+        """The deadline as it stands at `at` (now): while the clock is paused it moves on with the time."""
+        return self.deadline_at + pause_shift(self.paused_at, at or now())
+
+    def effective_warn_at(self, at: datetime | None = None) -> datetime:
+        """When the order is due soon, as it stands at `at` (now); moves on with a paused clock too."""
+        return self.warn_at + pause_shift(self.paused_at, at or now())
 
     @property
     def is_overdue(self) -> bool:
@@ -198,7 +275,7 @@ class RepairOrder(db.Model):
 
     @property
     def hours_left(self) -> float:
-        return (self.effective_deadline() - now()) / timedelta(hours=1)
+        return self.seconds_left() / 3600
 
     @property
     def status_label(self) -> str:
@@ -206,6 +283,17 @@ class RepairOrder(db.Model):
 
     def __repr__(self) -> str:
         return f"<RepairOrder {self.number} {self.status}>"
+
+
+def overdue_clause(at: datetime | None = None) -> Any:
+    """Open orders overdue at `at` (now): is_open and sla_state(at) == 'overdue', as a WHERE term."""
+    return sa.and_(RepairOrder.is_open, RepairOrder.clock_at(at) >= RepairOrder.deadline_at)
+
+
+def due_soon_clause(at: datetime | None = None) -> Any:
+    """Open orders due soon at `at` (now): is_open and sla_state(at) == 'due_soon', as a WHERE term."""
+    t = RepairOrder.clock_at(at)
+    return sa.and_(RepairOrder.is_open, t >= RepairOrder.warn_at, t < RepairOrder.deadline_at)
 
 
 class OrderEvent(db.Model):

@@ -1,7 +1,6 @@
 """Scorecards, the orders behind each figure, CSV export, the callback queue and the customer's survey link."""
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -10,10 +9,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from core import csvsafe
 from core.access import allow, public
 from core.db import now
 from core.errors import DomainError
 from core.extensions import db
+from core.links import NoPublicAddress, external_url
 from dispatch.callback_models import QUESTION_LABELS, QUESTIONS
 from dispatch.models import STATUS_LABELS
 from dispatch.services import callbacks, kpis
@@ -69,7 +70,7 @@ def export_csv():
     group = request.args.get("group") or None
     cards = kpis.scorecard(_actor(), period, filters, group, str(get_locale() or ""))
     buf = io.StringIO()
-    csv.writer(buf).writerows(kpis.csv_rows(cards))
+    csvsafe.writer(buf).writerows(kpis.csv_rows(cards))
     name = f"scorecard-{group or 'total'}-{period.first_day}-{period.last_day}.csv"
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -81,8 +82,7 @@ def orders():
     period, filters = _query()
     metric = request.args.get("metric") or "orders"
     stmt = kpis.orders_behind(metric, period, filters, request.args.get("level"))
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE,
-                       error_out=False)
+    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
     return render_template("dispatch/reports_orders.html", page=page, metric=metric, period=period,
                            filters=filters, args={**_link_args(period, filters), "metric": metric,
                                                   **({"level": request.args["level"]}
@@ -96,8 +96,7 @@ def orders():
 @bp.route("/callbacks")
 @allow(*STAFF)
 def callback_queue():
-    page = db.paginate(callbacks.queue_query(_actor()), page=request.args.get("page", 1, type=int) or 1,
-                       per_page=PER_PAGE, error_out=False)
+    page = db.paginate(callbacks.queue_query(_actor()), per_page=PER_PAGE, error_out=False)
     at = now()
     current = callbacks.current_callbacks(page.items)
     rows = [(order, current.get(order.id), callbacks.due_at(order), callbacks.due_at(order) < at)
@@ -129,7 +128,12 @@ def record_callback(order_id: int):
 def callback_link(order_id: int):
     order = callbacks.order_for_callback(order_id)
     token = callbacks.issue_link(order, _actor())
-    url = url_for("reports.feedback", token=token, _external=True)
+    try:
+        url = external_url("reports.feedback", token=token)  # the configured host, never the request's
+    except NoPublicAddress as err:
+        db.session.rollback()  # no link issued
+        flash(err.message, "error")
+        return redirect(url_for("reports.callback_queue"))
     flash(_("Survey link for %(number)s (send it to the customer; it works once): %(url)s",
             number=order.number, url=url), "success")
     return redirect(url_for("reports.callback_queue"))

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import UTCDateTime, now
 from core.extensions import db
-from dispatch.models import SERVICE_LINES, RepairOrder, _in
+from dispatch.models import OPEN_PREDICATE, SERVICE_LINES, RepairOrder, _in
 
 ALERT_KINDS = ("warning", "escalation")
 INCIDENT_STATUSES = ("open", "resolved")
-_OPEN = "status NOT IN ('resolved', 'closed', 'cancelled')"
-RUNNING = f"{_OPEN} AND paused_at IS NULL"
+_OPEN = OPEN_PREDICATE
+RUNNING = f"{_OPEN} AND paused_at IS NULL"  # RepairOrder.is_running as the indexes' literal SQL
 
 # The SLA jobs' hot queries, one exact partial index each (running = open and not paused), so the
 # planner has no better-looking but wider index to pick on either database:

@@ -10,9 +10,11 @@ from flask_login import current_user
 
 from core import auth
 from core import customers as core_customers
-from core.access import allow
+from core.access import allow, scope_clause
 from core.errors import DomainError, Forbidden, Invalid, NotFound
 from core.extensions import db
+from core.parse import MAX_BIGINT, ids_from, parse_id, parse_int
+from core.security import upload
 from dispatch import services
 from dispatch.models import ACTION_LABELS, CHANNEL_LABELS, CHANNELS, PRIORITIES
 
@@ -33,7 +35,9 @@ def _order(order_id: int):
 
 
 def _order_page(order: Any, phone: str | None = None) -> str:
-    technicians = db.session.scalars(auth.users_query(role="technician")).all()
+    # a station's supervisor assigns (and sees) only their station's technicians
+    technicians = db.session.scalars(auth.users_query(role="technician")
+                                     .where(scope_clause(_actor(), auth.User.station_id))).all()
     return render_template("dispatch/order.html", order=order, events=services.timeline(order),
                            actions=services.allowed_actions(order, _actor()), locale=str(get_locale() or ""),
                            technicians=[t for t in technicians if t.is_enabled], phone=phone,
@@ -49,7 +53,7 @@ def index():
     if queue not in services.QUEUES:
         queue = "open"
     stmt = services.orders_query(_actor(), queue=queue, q=q, station=station)
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PAGE_SIZE, error_out=False)
+    page = db.paginate(stmt, per_page=PAGE_SIZE, error_out=False)
     return render_template("dispatch/index.html", page=page, queue=queue, q=q, station=station,
                            counts=services.queue_counts(_actor()), labels=services.QUEUE_LABELS,
                            board=services.station_board(_actor()))
@@ -66,13 +70,13 @@ def new_order():
         data: dict[str, Any] = {"category": form.get("category"), "description": form.get("description"),
                                 "channel": form.get("channel") or "hotline", "priority": form.get("priority") or None,
                                 "address": form.get("address") or None}
-        if form.get("customer_id"):
-            data["customer_id"] = int(form["customer_id"]) if form["customer_id"].isdigit() else form["customer_id"]
-        else:
+        if not form.get("customer_id"):
             data["customer"] = {"name": form.get("name"), "phone": form.get("phone"), "address": form.get("address")}
         if form.get("lat") or form.get("lon"):
             data["lat"], data["lon"] = form.get("lat"), form.get("lon")
         try:
+            if form.get("customer_id"):
+                data["customer_id"] = parse_id(form["customer_id"], "customer_id")
             order = services.create_order(data, _actor(), default_channel="hotline")
         except DomainError as err:
             db.session.rollback()
@@ -81,9 +85,9 @@ def new_order():
             flash(_("Order %(number)s taken.", number=order.number), "success")
             return redirect(url_for("dispatch.order_page", order_id=order.id))
     selected = None
-    chosen = request.values.get("customer_id")
-    if chosen and chosen.isdigit():
-        selected = db.session.get(core_customers.Customer, int(chosen))
+    chosen = ids_from([request.values.get("customer_id")])  # only preselects: a bad one selects nobody
+    if chosen:
+        selected = db.session.get(core_customers.Customer, chosen[0])
     return render_template("dispatch/new_order.html", error=error, q=q, found=found, selected=selected,
                            categories=services.categories(), locale=str(get_locale() or ""),
                            channels=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], priorities=PRIORITIES,
@@ -110,8 +114,7 @@ def _act(order_id: int, action: Any) -> Any:
 
 
 def _version() -> Any:
-    raw = request.form.get("version")
-    return int(raw) if raw and raw.isdigit() else None
+    return parse_int(request.form.get("version"), "version", lo=0, hi=MAX_BIGINT)
 
 
 @bp.route("/orders/<int:order_id>/transition", methods=["POST"])
@@ -129,7 +132,7 @@ def order_assign(order_id: int):
     form = request.form
     tech = form.get("technician_id")
     return _act(order_id, lambda o: services.assign(
-        o, _actor(), technician_id=int(tech) if tech and tech.isdigit() else (tech or None),
+        o, _actor(), technician_id=parse_id(tech, "technician_id"),
         station_code=form.get("station") or None, reason=form.get("reason") or "", expected_version=_version()))
 
 
@@ -152,14 +155,15 @@ def reveal_phone(order_id: int):
 @bp.route("/customers/<int:customer_id>")
 @allow(*STAFF)
 def customer_page(customer_id: int):
-    customer = core_customers.get_customer(customer_id)
-    orders = services.customer_history(customer.id)
+    customer = services.customer_for(customer_id, _actor())
+    orders = services.customer_history(customer.id, _actor())
     return render_template("dispatch/customer.html", customer=customer, orders=orders,
                            repeats=services.repeat_addresses(orders), locale=str(get_locale() or ""))
 
 
 @bp.route("/orders/import", methods=["GET", "POST"])
 @allow(*STAFF)
+@upload(text=True)
 def import_orders():
     """Upload a CSV of orders; nothing is imported unless every row is good."""
     report, error = None, None

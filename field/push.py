@@ -62,6 +62,7 @@ from pywebpush import WebPusher, WebPushException
 from core.db import now
 from core.extensions import db
 from core.outbox import Notification
+from core.parse import is_digits
 from field.models import PushDelivery, PushSubscription
 
 log = logging.getLogger(__name__)
@@ -214,8 +215,8 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if is_digits(value):
+        return float(value)  # ASCII digits only: '²'.isdigit() is true, float('²') raises
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

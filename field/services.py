@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask_babel import gettext as _
 
 from core import audit, outbox
-from core.errors import Invalid
+from core.errors import Conflict, Invalid
 from core.extensions import db
 from field.models import PushSubscription
 from field.push import origin_allowed, origin_of
@@ -52,7 +52,9 @@ def subscribe(user: Any, data: dict[str, Any], user_agent: str = "") -> PushSubs
 
     The endpoint's origin must be an allowed push service; p256dh must be an uncompressed
     P-256 point (65 bytes, 0x04 first, on the curve) and auth a 16-byte secret. An endpoint
-    already stored for someone else moves to this user (a shared phone, a new login).
+    stored for someone else never moves to this user (whoever learnt it could take over that
+    person's alerts): Conflict. A shared phone changes hands at logout, which forgets the
+    device of the user logging out (`forget_device`).
     """
     origin = check_endpoint(data.get("endpoint"))
     keys = data.get("keys")
@@ -66,7 +68,10 @@ def subscribe(user: Any, data: dict[str, Any], user_agent: str = "") -> PushSubs
         raise Invalid(_("The subscription key p256dh is not a P-256 public key."), {"p256dh": "not_a_point"}) from None
     endpoint = data["endpoint"].strip()
     sub = db.session.scalar(sa.select(PushSubscription).where(PushSubscription.endpoint == endpoint))
-    if sub is not None and (sub.user_id, sub.p256dh, sub.auth) == (user.id, p256dh, auth):
+    if sub is not None and sub.user_id != user.id:
+        raise Conflict(_("This device receives another user's alerts. Turn alerts off and on again."),
+                       {"endpoint": "taken"}, code="endpoint_taken")
+    if sub is not None and (sub.p256dh, sub.auth) == (p256dh, auth):
         return sub  # the page re-sends its subscription on every visit: nothing to change
     if sub is None:
         sub = PushSubscription(endpoint=endpoint, user_id=user.id)
@@ -91,6 +96,21 @@ def unsubscribe(user: Any, endpoint: Any) -> bool:
     if sub is None:
         return False
     audit.record("push_unsubscribe", "push_subscription", sub.id, origin=sub.origin)
+    db.session.delete(sub)
+    db.session.flush()
+    return True
+
+
+def forget_device(user: Any, subscription_id: Any) -> bool:
+    """At logout: forget the device the user subscribed from in this session, so that the next
+    person to log in on it may take it; False if it is not (or no longer) theirs."""
+    if not isinstance(subscription_id, int):
+        return False
+    sub = db.session.scalar(sa.select(PushSubscription).where(PushSubscription.id == subscription_id,
+                                                              PushSubscription.user_id == user.id))
+    if sub is None:
+        return False
+    audit.record("push_unsubscribe", "push_subscription", sub.id, actor=user, origin=sub.origin, reason="logout")
     db.session.delete(sub)
     db.session.flush()
     return True

@@ -21,6 +21,7 @@ from core.auth import User
 from core.errors import Conflict, DomainError, Invalid
 from core.extensions import db
 from core.idempotency import MAX_KEY_LENGTH, IdempotencyRecord
+from core.parse import MAX_BIGINT, parse_datetime, parse_int
 from dispatch import services as dispatch
 from dispatch.services.assignment import duty_of
 from inventory import services as inventory
@@ -30,17 +31,20 @@ log = logging.getLogger(__name__)
 MAX_ITEMS = 100
 KEY_PREFIX = "field-sync:"
 RESOLVE_FIELDS = ("resolution_code", "parts", "loan", "collected")
+_UNDATED = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def _when(item: dict[str, Any]) -> datetime:
     raw = item.get("at")
-    if isinstance(raw, str):
+    if not isinstance(raw, str) or not raw.strip():
+        return _UNDATED  # undated items keep their place at the end
+    # core.parse keeps times within 2000–2100: 9999-12-31T23:59:59-01:00 compares with nothing
+    for text in (raw, raw.strip() + "+00:00"):  # a time without offset is UTC
         try:
-            parsed = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-        except ValueError:
-            pass
-    return datetime.max.replace(tzinfo=timezone.utc)  # undated items keep their place at the end
+            return parse_datetime(text, "at") or _UNDATED
+        except Invalid:
+            continue
+    return _UNDATED
 
 
 def _check_items(items: Any) -> list[dict[str, Any]]:
@@ -102,8 +106,8 @@ def parts_from_codes(lines: Any) -> list[dict[str, Any]]:
             parts.append({"serial": code})
             continue
         try:
-            parts.append({"sku": code, "qty": int(qty or 1)})
-        except (TypeError, ValueError):
+            parts.append({"sku": code, "qty": parse_int(qty or 1, "qty", lo=0, hi=MAX_BIGINT)})
+        except Invalid:
             raise Invalid(str(_l("Quantities are whole numbers.")), {"parts": "not_integer"}) from None
     return parts
 

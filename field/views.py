@@ -17,6 +17,8 @@ from core.apiutil import json_body
 from core.customers import mask_phone, reveal_contact
 from core.errors import Conflict, DomainError, Invalid
 from core.extensions import db
+from core.parse import ids_from, to_float
+from core.security import upload
 from dispatch import services as dispatch
 from field import services, sync
 from inventory import services as inventory
@@ -51,10 +53,9 @@ def _point() -> tuple[Any, Any]:
     """The position the app sent with a form, kept only while on duty (off duty nothing is recorded)."""
     if not sync.on_duty(current_user):
         return None, None
-    try:
-        return float(request.form["lat"]), float(request.form["lon"])
-    except (KeyError, ValueError):
-        return None, None
+    lat = to_float(request.form.get("lat"), lo=-90, hi=90)
+    lon = to_float(request.form.get("lon"), lo=-180, hi=180)
+    return (lat, lon) if lat is not None and lon is not None else (None, None)
 
 
 def _action_labels() -> dict[str, str]:
@@ -68,8 +69,7 @@ def _action_labels() -> dict[str, str]:
 def index():
     jobs = list(db.session.scalars(dispatch.orders_query(current_user, status=",".join(OPEN))))
     # (order, deadline, warn from) with the clock's pauses counted in; soonest first
-    rows = sorted(((o, o.effective_deadline(), o.effective_deadline() - (o.deadline_at - o.warn_at)) for o in jobs),
-                  key=lambda row: row[1])
+    rows = sorted(((o, o.effective_deadline(), o.effective_warn_at()) for o in jobs), key=lambda row: row[1])
     return render_template("field/index.html", jobs=rows, on_duty=sync.on_duty(current_user))
 
 
@@ -163,6 +163,7 @@ def _photo_dir(order_id: int) -> Path:
 
 @bp.route("/jobs/<int:order_id>/resolve", methods=["GET", "POST"])
 @allow("technician")
+@upload(text=False)  # photos
 def resolve(order_id: int):
     order = _my_job(order_id)
     van = inventory.van_of(current_user)
@@ -170,7 +171,6 @@ def resolve(order_id: int):
     form = request.form
     lines = [(c, q) for c, q in zip(form.getlist("part_code"), form.getlist("part_qty")) if c.strip()]
     if request.method == "POST":
-        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
         try:
             with db.session.begin_nested():  # a shortage or a bad serial leaves nothing behind
                 photos = _checked_photos()
@@ -244,7 +244,7 @@ def notification_bell():
 @allow_any_user
 def notifications():
     if request.method == "POST":
-        ids = [int(i) for i in request.form.getlist("id") if i.isdigit()]
+        ids = ids_from(request.form.getlist("id"))
         count = services.mark_read(current_user, ids or None)
         flash(_("Alerts marked read: %(n)s", n=count), "success")
         return redirect(url_for("inbox.notifications", page=request.args.get("page", 1, type=int)))

@@ -137,11 +137,12 @@ document("/stock/moves", "post", "Record one stock move (the ledger is append-on
 @bp.route("/units/<serial>")
 @allow_any_user
 def unit_detail(serial: str):
-    unit = services.get_unit(serial)
+    unit = services.get_unit(serial, current_user)
     return jsonify(unit_json(unit, services.unit_history(unit)))
 
 
-document("/units/{serial}", "get", "A serial unit and its whole history, oldest first",
+document("/units/{serial}", "get", "A serial unit and its whole history, oldest first (units the caller may see: "
+         "their station's, a technician's van and jobs; others are 404)",
          response={"type": "object", "properties": {
              "serial": {"type": "string"}, "sku": {"type": "string"},
              "status": {"type": "string", "enum": list(UNIT_STATUSES)}, "location": {"type": "string"},

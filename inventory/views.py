@@ -9,9 +9,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from core import customers, stations
-from core.access import allow
+from core.access import allow, station_scope
 from core.errors import DomainError, Invalid
 from core.extensions import db
+from core.parse import parse_date, parse_id
+from core.security import upload
 from inventory import services
 from inventory.models import CATEGORIES, CATEGORY_LABELS, MOVE_LABELS, StockLevel
 
@@ -143,7 +145,7 @@ def _do_move(move_type: str, form, serials: list[str]) -> list:
 def count():
     services.ensure_locations()
     code = request.values.get("location") or ""
-    location = services.location_by_code(code) if code else None
+    location = services.visible_location(current_user, code) if code else None  # another station's: 404
     error, result = None, None
     if request.method == "POST" and location is not None:
         counts = {k[len("count-"):]: v for k, v in request.form.items() if k.startswith("count-")}
@@ -155,15 +157,15 @@ def count():
             error = err
     items = [i for i in services.all_items() if not i.is_serialized]
     levels = {i.id: services.level_of(location, i) for i in items} if location else {}
-    units = services.units_at(location) if location else []
+    units = [u for u in services.units_at(location) if services.may_see_unit(current_user, u)] if location else []
     return render_template("inventory/count.html", places=_my_places(), location=location, items=items,
                            levels=levels, units=units, error=error, result=result), (error.status if error else 200)
 
 
 @bp.route("/count/import", methods=["POST"])
 @allow(*KEEPERS)
+@upload(text=True)
 def count_import():
-    request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
@@ -215,8 +217,8 @@ def items_export():
 
 @bp.route("/items/import", methods=["POST"])
 @allow(*KEEPERS)
+@upload(text=True)
 def items_import():
-    request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("Choose a CSV file to import."), "error")
@@ -235,7 +237,8 @@ def items_import():
 @allow(*VIEWERS, "technician")
 def units():
     serial = (request.args.get("serial") or "").strip()
-    if serial and services.unit_by_serial(serial) is not None:
+    unit = services.unit_by_serial(serial) if serial else None
+    if unit is not None and services.may_see_unit(current_user, unit):
         return redirect(url_for("inventory.unit_detail", serial=serial.upper()))
     return render_template("inventory/units.html", serial=serial, unit=None, history=[], loans=[],
                            not_found=bool(serial)), (404 if serial else 200)
@@ -244,7 +247,7 @@ def units():
 @bp.route("/units/<serial>")
 @allow(*VIEWERS, "technician")
 def unit_detail(serial: str):
-    unit = services.get_unit(serial)
+    unit = services.get_unit(serial, current_user)
     return render_template("inventory/units.html", serial=unit.serial, unit=unit, history=services.unit_history(unit),
                            loans=services.unit_loans(unit), not_found=False)
 
@@ -253,8 +256,7 @@ def unit_detail(serial: str):
 @allow(*VIEWERS)
 def loans():
     overdue = request.args.get("overdue") == "1"
-    station_id = None if current_user.role == "admin" or current_user.is_centre_manager else current_user.station_id
-    page = db.paginate(services.loans_query(overdue_only=overdue, station_id=station_id), per_page=100,
+    page = db.paginate(services.loans_query(overdue_only=overdue, viewer=current_user), per_page=100,
                        error_out=False)
     return render_template("inventory/loans.html", page=page, overdue=overdue, now=services.now(),
                            may_edit=current_user.role in KEEPERS)
@@ -268,8 +270,7 @@ def loan_create():
     try:
         if customer is None:
             raise Invalid(_("No customer with that account number."), {"account_no": "unknown"})
-        order = f.get("order") or None
-        loan = services.lend_loaner(int(order) if order and order.isdigit() else None, customer.id,
+        loan = services.lend_loaner(parse_id(f.get("order"), "order"), customer.id,
                                     f.get("serial") or "", current_user)
     except DomainError as err:
         db.session.rollback()
@@ -282,7 +283,7 @@ def loan_create():
 @bp.route("/loans/<int:loan_id>/return", methods=["POST"])
 @allow(*KEEPERS)
 def loan_return(loan_id: int):
-    loan = services.get_loan(loan_id)
+    loan = services.get_loan(loan_id, current_user)
     try:
         services.return_loaner(loan.unit.serial, current_user, target=request.form.get("to") or None)
     except DomainError as err:
@@ -294,15 +295,11 @@ def loan_return(loan_id: int):
 
 
 def _day(value: str | None, default: date) -> date:
-    if not value:
-        return default
     try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        day = None
-    if day is None or not 2000 <= day.year <= 2100:
-        raise Invalid(_("Dates are YYYY-MM-DD."), {"date": "invalid"})
-    return day
+        day = parse_date(value, "date")
+    except Invalid:
+        raise Invalid(_("Dates are YYYY-MM-DD."), {"date": "invalid"}) from None
+    return default if day is None else day
 
 
 @bp.route("/report")
@@ -314,10 +311,11 @@ def report():
     last = _day(request.args.get("to"), today)  # inclusive: the whole last day counts
     group_by = request.args.get("group_by") or "item"
     st = stations.station_by_code(request.args.get("station") or "")
-    if current_user.role != "admin" and not current_user.is_centre_manager:
-        st = stations.get_station(current_user.station_id) if current_user.station_id else None
+    scope = station_scope(current_user)
+    if scope is not None:  # a station's people see their station's consumption only
+        st = stations.get_station(scope)
     rows = services.consumption_report(since=datetime.combine(first, time(), zone),
                                        until=datetime.combine(last + timedelta(days=1), time(), zone),
                                        station_id=st.id if st else None, group_by=group_by)
     return render_template("inventory/report.html", rows=rows, group_by=group_by, start=first, end=last,
-                           station=st, stations=stations.all_stations())
+                           station=st, stations=stations.all_stations(), may_choose=scope is None)

@@ -235,3 +235,79 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+
+# --------------------------------------------------------------------------- personal data in logs
+
+LOG_RUNS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts", "logs")
+LOG_RUN_ENV = "RESTORE24_TEST_LOG_RUN"  # set by the first process, inherited by xdist's workers
+_LOG_SCAN = pytest.StashKey[tuple]()
+
+
+def pytest_configure(config):
+    """Every log record of the run (DEBUG, with tracebacks) goes to test-artifacts/logs/<run>/<worker>.log,
+    which pytest_sessionfinish scans for the customers' phone numbers and addresses."""
+    import logging
+
+    run = os.environ.setdefault(LOG_RUN_ENV, f"run-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    folder = os.path.join(LOG_RUNS, run)
+    os.makedirs(folder, exist_ok=True)
+    handler = logging.FileHandler(os.path.join(folder, f"{worker}.log"), encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)  # not every statement: echo is off in use too
+    config.stash[_LOG_SCAN] = (handler, folder)
+
+
+@pytest.fixture(autouse=True)
+def _all_logs_to_file(app, request):
+    """Alembic's fileConfig (the app fixture's upgrade) closes the root logger's handlers, puts its
+    stderr handler there and the level at WARN: ours goes back, and the stderr one keeps to warnings."""
+    import logging
+
+    handler, _ = request.config.stash.get(_LOG_SCAN, (None, None))
+    root = logging.getLogger()
+    if handler is None or (handler in root.handlers and root.level == logging.DEBUG):
+        return
+    for other in root.handlers:
+        if type(other) is logging.StreamHandler and other.level == logging.NOTSET:
+            other.setLevel(logging.WARNING)
+    if handler not in root.handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a log line carries a phone number or a demo customer's street address.
+
+    Under xdist the workers only write; the controller, which finishes last, scans every file.
+    A clean run's logs are deleted (unless RESTORE24_KEEP_TEST_LOGS is set); a leaking run's are kept.
+    """
+    import logging
+    import shutil
+
+    from logscan import leaked_lines
+
+    handler, folder = session.config.stash.get(_LOG_SCAN, (None, None))
+    if handler is None:
+        return
+    logging.getLogger().removeHandler(handler)
+    handler.close()
+    if hasattr(session.config, "workerinput"):
+        return
+    leaks = leaked_lines(folder)
+    if not leaks:
+        if not os.environ.get("RESTORE24_KEEP_TEST_LOGS"):
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = (lambda text: reporter.write_line(text, red=True)) if reporter else print
+    say(f"personal data in the logs: {len(leaks)} lines, kept in {folder}")
+    for name, line in leaks[:20]:
+        say(f"  {name}: {line[:300]}")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

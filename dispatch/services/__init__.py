@@ -7,7 +7,7 @@ from dispatch.services.orders import (ACTIONS, TECHNICIAN_ACTIONS, add_event,  #
                                       allowed_actions, assign, check_may_see, create_order, get_order,
                                       import_orders_csv, may_see, order_by_number, pin_location, timeline,
                                       transition)
-from dispatch.services.queries import (QUEUE_LABELS, QUEUES, customer_history, orders_query,  # noqa: F401
-                                       queue_counts, repeat_addresses, station_board)
+from dispatch.services.queries import (QUEUE_LABELS, QUEUES, customer_for, customer_history,  # noqa: F401
+                                       orders_query, queue_counts, repeat_addresses, station_board)
 from dispatch.services.reference import (categories, category_by_code, category_json,  # noqa: F401
                                          ensure_reference_data, policy_for)

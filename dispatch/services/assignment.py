@@ -13,7 +13,7 @@ from core.db import now
 from core.errors import Invalid, NotFound
 from core.extensions import db
 from core.geo import check_point, haversine_m
-from dispatch.models import OPEN_STATUSES, RepairOrder, TechnicianDuty
+from dispatch.models import RepairOrder, TechnicianDuty
 
 TOP_CANDIDATES = 5
 # Score = km from the last known position + KM_PER_OPEN_POINT per open work point
@@ -92,15 +92,14 @@ def rank_technicians(station_id: int, skill: str, lat: float | None, lon: float 
     if not techs:
         return []
     ids = [u.id for u, _d in techs]
-    soon = now().timestamp() + URGENT_HOURS * 3600
     load: dict[int, list[float]] = {i: [0, 0.0, 0] for i in ids}
-    for tech_id, weight, deadline in db.session.execute(
-            sa.select(RepairOrder.technician_id, RepairOrder.weight, RepairOrder.deadline_at)
-            .where(RepairOrder.technician_id.in_(ids), RepairOrder.status.in_(OPEN_STATUSES))):
+    for tech_id, weight, seconds_left in db.session.execute(
+            sa.select(RepairOrder.technician_id, RepairOrder.weight, RepairOrder.seconds_left())
+            .where(RepairOrder.technician_id.in_(ids), RepairOrder.is_open)):
         entry = load[tech_id]
         entry[0] += 1
         entry[1] += weight
-        entry[2] += 1 if deadline.timestamp() <= soon else 0
+        entry[2] += 1 if seconds_left <= URGENT_HOURS * 3600 else 0  # the time left on its clock
     target = (lat, lon) if lat is not None and lon is not None else (station.lat, station.lon)
     out = []
     for user, duty in techs:

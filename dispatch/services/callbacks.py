@@ -24,6 +24,7 @@ from core.auth import User
 from core.db import now
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.extensions import db
+from core.parse import is_digits
 from dispatch.callback_models import QUESTIONS, Callback
 from dispatch.models import RepairOrder
 from dispatch.services.orders import (add_event, allowed_actions, check_may_see, create_order, get_order,
@@ -143,7 +144,7 @@ def answers_from_form(form: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"reached": flag("reached"), "comment": form.get("comment", "")}
     for name in QUESTIONS:
         out[name] = flag(name)
-    out["satisfaction"] = int(sat) if sat.isdigit() and len(sat) < 3 else (sat or None)
+    out["satisfaction"] = int(sat) if is_digits(sat) and len(sat) < 3 else (sat or None)
     return out
 
 

@@ -23,11 +23,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit, outbox
 from core.auth import User
+from core.access import in_scope
 from core.db import now
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.geo import EARTH_RADIUS_M, haversine_m
-from dispatch.models import OPEN_STATUSES, Category, RepairOrder
+from core.parse import is_id, parse_int
+from dispatch.models import OPEN_PREDICATE, Category, RepairOrder
 from dispatch.services import orders as order_services
 from dispatch.sla_models import Incident, IncidentSettings
 
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 LOOKBACK = timedelta(hours=24)
 DEFAULTS = {"min_orders": 5, "radius_m": 500, "window_minutes": 60}
 LIMITS = {"min_orders": (2, 1000), "radius_m": (10, 50000), "window_minutes": (1, 1440)}
-UNLINKED_FAULTS = sa.text("repair_orders.status NOT IN ('resolved', 'closed', 'cancelled') AND "
+UNLINKED_FAULTS = sa.text(f"repair_orders.{OPEN_PREDICATE} AND "
                           "repair_orders.kind = 'fault' AND repair_orders.incident_id IS NULL AND "
                           "repair_orders.lat IS NOT NULL")
 RESTORED_CODE = "incident_restored"
@@ -67,14 +69,15 @@ def update_settings(data: dict[str, Any], actor: User) -> IncidentSettings:
     clean: dict[str, int] = {}
     errors: dict[str, str] = {}
     for name, (low, high) in LIMITS.items():
-        raw = data.get(name)
         try:
-            value = int(str(raw).strip())
-        except (TypeError, ValueError):
+            value = parse_int(data.get(name), name, lo=low, hi=high)
+        except Invalid as err:
+            errors[name] = str(_l("between %(low)d and %(high)d", low=low, high=high)) \
+                if err.fields.get(name) == "out_of_range" else str(_l("a whole number"))
+            continue
+        if value is None:
             errors[name] = str(_l("a whole number"))
             continue
-        if not low <= value <= high:
-            errors[name] = str(_l("between %(low)d and %(high)d", low=low, high=high))
         clean[name] = value
     if errors:
         raise Invalid(str(_l("Please correct the marked fields.")), errors)
@@ -164,7 +167,7 @@ def _link(order: RepairOrder, incident: Incident) -> None:
 def link_to_open_incident(order: RepairOrder) -> Incident | None:
     """At intake: link a new located fault to the open incident around it, if any (no commit)."""
     if order.kind != "fault" or order.lat is None or order.incident_id is not None \
-            or order.status not in OPEN_STATUSES:
+            or not order.is_open:
         return None
     incident = _matching_incident(_open_incidents(), order.category.service_line, order.lat, order.lon,
                                   order.reported_at, timedelta(minutes=settings().window_minutes))
@@ -253,15 +256,25 @@ def detect_incidents(at: datetime | None = None) -> dict[str, int]:
 # --------------------------------------------------------------------------- reading & resolving
 
 def get_incident(incident_id: Any) -> Incident:
-    incident = db.session.get(Incident, incident_id) if isinstance(incident_id, int) else None
+    incident = db.session.get(Incident, incident_id) if is_id(incident_id) else None
     if incident is None:
         raise NotFound(str(_l("No such incident.")))
     return incident
 
 
-def linked_orders(incident: Incident) -> list[RepairOrder]:
-    return list(db.session.scalars(sa.select(RepairOrder).where(RepairOrder.incident_id == incident.id)
-                                   .order_by(RepairOrder.reported_at, RepairOrder.id)).unique())
+def incident_for(incident_id: Any, actor: User) -> Incident:
+    """An incident the actor may see — one of their station scope — or NotFound, as for a wrong id."""
+    incident = get_incident(incident_id)
+    if not may_manage(incident, actor):
+        raise NotFound(str(_l("No such incident.")))
+    return incident
+
+
+def linked_orders(incident: Incident, actor: User | None = None) -> list[RepairOrder]:
+    """The incident's orders; with an actor, only those the actor may see (a cluster may cross a border)."""
+    orders = db.session.scalars(sa.select(RepairOrder).where(RepairOrder.incident_id == incident.id)
+                                .order_by(RepairOrder.reported_at, RepairOrder.id)).unique()
+    return [o for o in orders if actor is None or order_services.may_see(o, actor)]
 
 
 def incidents_list(station_id: int | None = None, open_only: bool = True, limit: int = 100) -> list[Incident]:
@@ -282,17 +295,13 @@ def order_counts(incident_ids: list[int]) -> dict[int, int]:
 
 
 def may_manage(incident: Incident, actor: User) -> bool:
-    if actor.role in ("admin", "dispatcher") or actor.is_centre_manager:
-        return True
-    return actor.role == "supervisor" and incident.station_id == actor.station_id
+    return actor.role in ("admin", "dispatcher", "supervisor") and in_scope(actor, incident.station_id)
 
 
 def resolve_incident(incident_id: Any, actor: User, note: Any = "") -> dict[str, int]:
     """Close the incident and resolve every linked open order with a "restored" note,
     wherever each stands in its life cycle (the `restore` transition)."""
-    incident = get_incident(incident_id)
-    if not may_manage(incident, actor):
-        raise Forbidden(str(_l("This incident is not yours to resolve.")))
+    incident = incident_for(incident_id, actor)
     if not incident.is_open:
         raise Conflict(str(_l("This incident is resolved already.")))
     if not isinstance(note, str) or len(note) > 500:
@@ -300,7 +309,7 @@ def resolve_incident(incident_id: Any, actor: User, note: Any = "") -> dict[str,
     text = note.strip() or str(_l("Restored: mass outage fixed"))
     resolved = 0
     for order in linked_orders(incident):
-        if order.status in OPEN_STATUSES:
+        if order.is_open:
             order_services.transition(order, "restore", actor, note=text, resolution_code=RESTORED_CODE)
             resolved += 1
     incident.status, incident.resolved_at, incident.resolved_by_id = "resolved", now(), actor.id

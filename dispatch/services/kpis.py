@@ -38,12 +38,13 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from core.auth import User
-from core.db import now
+from core.db import now, seconds_between
 from core.errors import Forbidden, Invalid, NotFound
 from core.extensions import db
+from core.parse import is_digits, parse_date, parse_id, parse_int
 from core.stations import Station, station_by_code
 from dispatch.callback_models import QUESTIONS, Callback
-from dispatch.models import OPEN_STATUSES, SERVICE_LINES, Category, OrderEvent, RepairOrder
+from dispatch.models import SERVICE_LINES, Category, OrderEvent, RepairOrder
 from dispatch.services.reference import category_by_code
 
 GROUPS = ("station", "technician", "category", "service_line")
@@ -60,24 +61,7 @@ NONE = -1  # the "unassigned" station or technician filter
 
 # --------------------------------------------------------------------------- portable date arithmetic
 
-class seconds_between(FunctionElement):  # noqa: N801  (reads like a SQL function)
-    """Seconds from the first datetime column to the second."""
-    type = sa.Float()
-    name = "seconds_between"
-    inherit_cache = True
-
-
-@compiles(seconds_between)
-def _seconds_between_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    a, b = (compiler.process(c, **kw) for c in element.clauses)
-    return f"EXTRACT(EPOCH FROM ({b} - {a}))"
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_between_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    a, b = (compiler.process(c, **kw) for c in element.clauses)
-    return f"((julianday({b}) - julianday({a})) * 86400.0)"
-
+# seconds_between lives in core.db (the order-state rules use it too)
 
 class add_seconds(FunctionElement):  # noqa: N801
     """A datetime column moved on by a constant number of seconds (comparable with stored datetimes)."""
@@ -117,14 +101,11 @@ class Period:
 
 
 def _day(raw: Any, name: str, default: date) -> date:
-    if raw in (None, ""):
-        return default
     try:
-        if not isinstance(raw, str) or len(raw) != 10:
-            raise ValueError
-        return date.fromisoformat(raw)
-    except ValueError:
+        day = parse_date(raw, name)  # 2000–2100: a day of 9999-12-31 has no next day to end the period
+    except Invalid:
         raise Invalid(str(_l("Please correct the marked fields.")), {name: str(_l("a date YYYY-MM-DD"))}) from None
+    return default if day is None else day
 
 
 def parse_period(raw_from: Any = None, raw_to: Any = None) -> Period:
@@ -192,8 +173,8 @@ def resolve_filters(actor: User, *, station: Any = None, technician: Any = None,
             tech = None
             if isinstance(technician, str):
                 tech = db.session.scalar(sa.select(User).where(
-                    User.username == technician.strip().lower()) if not technician.isdigit()
-                    else sa.select(User).where(User.id == int(technician)))
+                    User.username == technician.strip().lower()) if not is_digits(technician)
+                    else sa.select(User).where(User.id == parse_id(technician, "technician")))
             if tech is None or tech.role != "technician":
                 raise NotFound(str(_l("No such technician.")), {"technician": "unknown"})
             f.technician_id = tech.id
@@ -266,7 +247,7 @@ def _repeat(p: Period) -> Any:
 
 
 def _is_open() -> Any:
-    return RepairOrder.status.in_(OPEN_STATUSES)
+    return RepairOrder.is_open
 
 
 def _bucket(name: str, at: datetime) -> Any:
@@ -525,9 +506,11 @@ def metric_clause(metric: str, p: Period, f: Filters, level: Any = None) -> Any:
         levels = _levels(p, f)
         if level in (None, ""):
             return RepairOrder.id.in_(sa.select(levels.c.id).where(levels.c.level > 0))
-        if not (isinstance(level, str) and level.isdigit() and len(level) < 3):
-            raise Invalid(str(_l("Please correct the marked fields.")), {"level": str(_l("a whole number"))})
-        return RepairOrder.id.in_(sa.select(levels.c.id).where(levels.c.level == int(level)))
+        try:
+            wanted = parse_int(level, "level", lo=0, hi=99)
+        except Invalid:
+            raise Invalid(str(_l("Please correct the marked fields.")), {"level": str(_l("a whole number"))}) from None
+        return RepairOrder.id.in_(sa.select(levels.c.id).where(levels.c.level == wanted))
     clause = {"callbacks": _answered_in(p), "unhappy": sa.and_(_answered_in(p), Callback.is_unhappy.is_(True)),
               "unreachable": _unreachable_in(p)}[metric]
     return RepairOrder.id.in_(sa.select(Callback.order_id).where(clause))

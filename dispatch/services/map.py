@@ -4,8 +4,9 @@ The feed is one indexed SELECT (open orders inside a bounding box, joined to the
 category and technician), whose rows become plain dicts serialised by one ``json.dumps``:
 no ORM objects, no per-row queries, so its cost grows only with the number of rows.
 
-Deadline state (``sla_state``), judged at ``t`` = now, or the moment the clock stopped for an
-order that waits on the customer (the clock is paused, so its state is frozen there):
+Deadline state (``sla_state``) is the orders' own rule (``RepairOrder.sla_state`` in
+dispatch/models.py, here in its SQL form): judged at ``t`` = now, or the moment the clock
+stopped for a paused order (its state is frozen there):
 
 - ``overdue``  when ``t >= deadline_at`` (exactly at the deadline counts as overdue);
 - ``due_soon`` when ``warn_at <= t < deadline_at`` (exactly at the warning lead counts);
@@ -23,22 +24,16 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from core.auth import User
-from core.db import UTCDateTime, now
+from core.db import now
 from core.errors import Invalid
 from core.extensions import db
 from core.stations import Station
-from dispatch.models import KINDS, OPEN_STATUSES, SERVICE_LINES, Category, RepairOrder, TechnicianDuty
+from dispatch.models import (KINDS, OPEN_PREDICATE, OPEN_STATUSES, SERVICE_LINES, SLA_STATES, Category, RepairOrder,
+                             TechnicianDuty, pause_shift)
 from dispatch.services.assignment import rank_technicians
 from dispatch.services.orders import check_may_see
 
-SLA_STATES = ("ok", "due_soon", "overdue")
 FILTERS = ("station", "status", "kind", "sla_state", "service_line")
-
-# Must read exactly like the partial indexes' predicate (SQLite uses a partial index only when
-# the query repeats its WHERE term; bound parameters would not match it).
-OPEN_PREDICATE = "status NOT IN ('resolved', 'closed', 'cancelled')"
-assert set(OPEN_STATUSES) == {"new", "assigned", "accepted", "en_route", "on_site", "waiting_customer",
-                              "waiting_parts"}, "OPEN_PREDICATE lists the closed statuses"
 
 # The feed's bbox query: open orders by point. Declared here (with the map) rather than in
 # dispatch/models.py; created by migration 0007. Declaring it on the table keeps `db check` clean.
@@ -83,13 +78,6 @@ def _choices(raw: str | None, name: str, allowed: tuple[str, ...] | None, max_le
     return items
 
 
-def _sla_case(at: datetime) -> Any:
-    """sla_state as SQL, judged at `at` (or when the order's clock was paused)."""
-    t = sa.func.coalesce(RepairOrder.paused_at, sa.bindparam("sla_now", at, type_=UTCDateTime()))
-    return sa.case((t >= RepairOrder.deadline_at, "overdue"), (t >= RepairOrder.warn_at, "due_soon"),
-                   else_="ok")
-
-
 def _scope(stmt: Any, actor: User) -> Any:
     """Dispatchers, admins and centre managers see every station; a station's supervisor only theirs."""
     if actor.role in ("admin", "dispatcher") or actor.is_centre_manager:
@@ -108,14 +96,14 @@ def feed_query(actor: User, args: dict[str, str | None], at: datetime | None = N
     kinds = _choices(args.get("kind"), "kind", KINDS)
     states = _choices(args.get("sla_state"), "sla_state", SLA_STATES)
     lines = _choices(args.get("service_line"), "service_line", SERVICE_LINES)
-    sla = _sla_case(at).label("sla_state")
+    sla = RepairOrder.sla_state(at).label("sla_state")
     stmt = (sa.select(RepairOrder.id, RepairOrder.number, RepairOrder.status, RepairOrder.kind,
                       RepairOrder.lon, RepairOrder.lat, RepairOrder.deadline_at, RepairOrder.paused_at,
                       sla, Station.code, Category.code, User.username)
             .join(Category, Category.id == RepairOrder.category_id)
             .outerjoin(Station, Station.id == RepairOrder.station_id)
             .outerjoin(User, User.id == RepairOrder.technician_id)
-            .where(sa.text("repair_orders." + OPEN_PREDICATE), RepairOrder.lon.is_not(None)))
+            .where(RepairOrder.is_open, RepairOrder.lon.is_not(None)))
     if box:
         minlon, minlat, maxlon, maxlat = box
         stmt = stmt.where(RepairOrder.lon.between(minlon, maxlon), RepairOrder.lat.between(minlat, maxlat))
@@ -128,8 +116,9 @@ def feed_query(actor: User, args: dict[str, str | None], at: datetime | None = N
     if lines:
         stmt = stmt.where(Category.service_line.in_(lines))
     if states:
-        stmt = stmt.where(_sla_case(at).in_(states))
-    return _scope(stmt, actor).order_by(RepairOrder.deadline_at, RepairOrder.id)
+        stmt = stmt.where(RepairOrder.sla_state(at).in_(states))
+    # soonest deadline as it stands first (a paused order's moves on; the time left on its clock does not)
+    return _scope(stmt, actor).order_by(RepairOrder.seconds_left(at), RepairOrder.id)
 
 
 def orders_geojson(actor: User, args: dict[str, str | None]) -> str:
@@ -146,8 +135,7 @@ def orders_geojson(actor: User, args: dict[str, str | None]) -> str:
     # coordinates to 6 decimals (~0.1 m): what a geocoder or a phone gives, and a smaller payload
     for (id_, number, status, kind, lon, lat, deadline, paused_at, sla_state, station, category,
          technician) in rows:
-        if paused_at is not None:
-            deadline = deadline + (at - paused_at)
+        deadline = deadline + pause_shift(paused_at, at)  # as it stands (RepairOrder.effective_deadline)
         features.append({"type": "Feature", "id": id_,
                          "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
                          "properties": {"id": id_, "number": number, "status": status, "kind": kind,
@@ -186,7 +174,7 @@ def technicians_on_map(actor: User) -> list[dict[str, Any]]:
     if ids:
         load = {tid: (n, float(points or 0)) for tid, n, points in db.session.execute(
             sa.select(RepairOrder.technician_id, sa.func.count(), sa.func.sum(RepairOrder.weight))
-            .where(sa.text("repair_orders." + OPEN_PREDICATE), RepairOrder.technician_id.in_(ids))
+            .where(RepairOrder.is_open, RepairOrder.technician_id.in_(ids))
             .group_by(RepairOrder.technician_id))}
     return [{"id": t.id, "username": t.username, "name": t.full_name or t.username, "station": t.code,
              "on_duty": bool(t.on_duty), "lat": t.last_lat, "lon": t.last_lon, "last_at": t.last_at,

@@ -7,10 +7,9 @@ Concurrent changes to one order are caught by the version column: the loser gets
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from functools import wraps
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -20,11 +19,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit, customers, outbox
+from core.access import in_scope
 from core.auth import User
 from core.db import now
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.geo import check_point
+from core.parse import is_id, parse_datetime, to_float
 from core.stations import Station, get_station, station_by_code
 from dispatch import geocoding, stock
 from dispatch.models import (CHANNELS, KINDS, OPEN_STATUSES, PRIORITIES, OrderEvent, RepairOrder)
@@ -64,7 +65,7 @@ TECHNICIAN_ACTIONS = ("accept", "decline", "depart", "arrive", "wait_customer", 
 # --------------------------------------------------------------------------- reading
 
 def get_order(order_id: Any) -> RepairOrder:
-    order = db.session.get(RepairOrder, order_id) if isinstance(order_id, int) else None
+    order = db.session.get(RepairOrder, order_id) if is_id(order_id) else None
     if order is None:
         raise NotFound(str(_l("No such repair order.")))
     return order
@@ -79,23 +80,20 @@ def timeline(order: RepairOrder) -> list[OrderEvent]:
 
 
 def may_see(order: RepairOrder, actor: User) -> bool:
-    if actor.role in ("admin", "dispatcher") or actor.is_centre_manager:
-        return True
-    if actor.role == "supervisor":
-        return order.station_id == actor.station_id
+    """Staff: orders of their station scope (core.access); technicians: the orders assigned to them."""
     if actor.role == "technician":
         return order.technician_id == actor.id
-    return False
+    return actor.role in STAFF_ROLES and in_scope(actor, order.station_id)
 
 
 def check_may_see(order: RepairOrder, actor: User) -> None:
+    """An order the actor may not see does not exist for them: NotFound, as for a wrong id (no probing)."""
     if not may_see(order, actor):
-        raise Forbidden(str(_l("This order is not yours to see.")))
+        raise NotFound(str(_l("No such repair order.")))
 
 
 def _may_manage(order: RepairOrder, actor: User) -> bool:
-    return actor.role in STAFF_ROLES and (actor.role != "supervisor" or actor.is_centre_manager
-                                          or order.station_id == actor.station_id)
+    return actor.role in STAFF_ROLES and in_scope(actor, order.station_id)
 
 
 # --------------------------------------------------------------------------- events & alerts
@@ -166,19 +164,15 @@ def _check_version(order: RepairOrder, expected: Any) -> None:
 # --------------------------------------------------------------------------- intake
 
 def _parse_time(value: Any, field: str) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise Invalid(str(_l("Please correct the marked fields.")),
-                          {field: str(_l("an ISO 8601 time with offset"))}) from None
-    else:
+    try:
+        parsed = parse_datetime(value, field)
+    except Invalid as err:
+        reason = _l("the time needs an offset") if err.fields.get(field) == "needs_offset" \
+            else _l("an ISO 8601 time with offset")
+        raise Invalid(str(_l("Please correct the marked fields.")), {field: str(reason)}) from None
+    if parsed is None:
         raise Invalid(str(_l("Please correct the marked fields.")), {field: str(_l("an ISO 8601 time with offset"))})
-    if parsed.tzinfo is None:
-        raise Invalid(str(_l("Please correct the marked fields.")), {field: str(_l("the time needs an offset"))})
-    return parsed.astimezone(timezone.utc)
+    return parsed
 
 
 def _text(data: dict[str, Any], name: str, errors: dict[str, str], *, max_len: int,
@@ -205,6 +199,8 @@ def _validated_intake(data: dict[str, Any], default_channel: str) -> dict[str, A
     if customer_id is not None and customer_id != "":
         if isinstance(customer_id, bool) or not isinstance(customer_id, int):
             errors["customer_id"] = str(_l("must be a whole number"))
+        elif not is_id(customer_id):  # 2**40 fits no id column: PostgreSQL and SQLite would fail
+            errors["customer_id"] = str(_l("No such customer."))
         else:
             out["customer_id"] = customer_id
     elif isinstance(new_customer, dict):
@@ -296,7 +292,7 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
     point = clean["point"] or ((customer.lat, customer.lon) if customer.has_point and at_home else None)
     located_by = "given" if clean["point"] else ("customer" if point else None)
     if point is None and address:
-        point = geocoding.geocode(address)
+        point = geocoding.geocode(address, ref=f"a new order of customer {customer.id}")
         located_by = "geocoded" if point else None
     policy = policy_for(category.kind, customer.segment)
     reported = clean["reported_at"]
@@ -435,12 +431,12 @@ def assign(order: RepairOrder, actor: User, *, technician_id: Any = None, statio
     if technician_id is not None:
         if isinstance(technician_id, bool) or not isinstance(technician_id, int):
             raise Invalid(str(_l("Please correct the marked fields.")), {"technician_id": "not_integer"})
-        tech = db.session.get(User, technician_id)
+        tech = db.session.get(User, technician_id) if is_id(technician_id) else None
         if tech is None or tech.role != "technician" or not tech.is_enabled:
             raise NotFound(str(_l("No such technician.")), {"technician_id": "unknown"})
         if tech.id == previous_tech:
             raise Conflict(str(_l("The order is with this technician already.")))
-        if actor.role == "supervisor" and not actor.is_centre_manager and tech.station_id != actor.station_id:
+        if actor.role == "supervisor" and not in_scope(actor, tech.station_id):
             raise Forbidden(str(_l("You may assign only your station's technicians.")))
         order.station, order.technician_id, order.technician = tech.station, tech.id, tech
         order.status, order.assigned_at, order.updated_at = "assigned", now(), now()
@@ -479,6 +475,11 @@ def _check_actor(order: RepairOrder, action: str, actor: User) -> None:
     require_manager(order, actor)
 
 
+def _part_qty_ok(qty: Any) -> bool:
+    """0 < qty <= 1000 as a JSON number (the stock ledger then wants it whole); 10**400 is no error."""
+    return not isinstance(qty, str) and (to_float(qty, lo=0, hi=1000) or 0) > 0
+
+
 def _validated_resolution(payload: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     code = payload.get("resolution_code")
@@ -493,8 +494,7 @@ def _validated_resolution(payload: dict[str, Any]) -> dict[str, Any]:
             if isinstance(part, dict) and isinstance(part.get("serial"), str) and part["serial"].strip():
                 clean_parts.append({"serial": part["serial"].strip()[:60]})
             elif (isinstance(part, dict) and isinstance(part.get("sku"), str) and part["sku"].strip()
-                  and isinstance(part.get("qty"), (int, float)) and not isinstance(part.get("qty"), bool)
-                  and math.isfinite(part["qty"]) and 0 < part["qty"] <= 1000):
+                  and _part_qty_ok(part.get("qty"))):
                 clean_parts.append({"sku": part["sku"].strip()[:40], "qty": part["qty"]})
             else:
                 errors[f"parts.{i}"] = str(_l("a list of {sku, qty} or {serial}"))

@@ -15,6 +15,12 @@ the next tick (any process) finds the same rows still due. Alerts that fell due 
 scheduler ran are simply due at the next tick. Paused orders (paused_at set: waiting on the
 customer, or on parts when the policy says so) are skipped; resuming moves their deadline.
 A warning whose deadline has passed before it went out is superseded by the escalation.
+
+State and escalation (the rules are in dispatch/models.py): an order's deadline state is frozen
+while its clock is paused — paused after its deadline it stays overdue on every page and in every
+queue — but the ladder only climbs while the clock runs (`RepairOrder.is_running`): a paused order
+gets no warning and no further level until it is resumed. Its deadline then moves on by the
+pause, so an order paused after its deadline is still past it and escalates at the next tick.
 """
 from __future__ import annotations
 
@@ -34,7 +40,8 @@ from core.db import now
 from core.errors import Conflict, Forbidden, NotFound
 from core.i18n import iso_local
 from core.extensions import db
-from dispatch.models import OPEN_STATUSES, OrderEvent, RepairOrder, SlaPolicy
+from core.parse import is_id
+from dispatch.models import OrderEvent, RepairOrder, SlaPolicy
 from dispatch.services.orders import add_event, order_area
 from dispatch.services.reference import policy_for
 from dispatch.sla_models import RUNNING, SlaAlert
@@ -58,7 +65,7 @@ def ladder(order: RepairOrder, policy: SlaPolicy) -> dict[str, datetime]:
 
 def due_levels(order: RepairOrder, policy: SlaPolicy, at: datetime) -> list[int]:
     """The escalation levels above the order's current one that are due at `at` (none while paused)."""
-    if order.paused_at is not None or order.status not in OPEN_STATUSES:
+    if not order.is_running:
         return []
     steps = ladder(order, policy)
     return [lvl for lvl in LEVELS if lvl > order.escalation_level and at >= steps[f"level{lvl}"]]
@@ -216,8 +223,8 @@ def send_deadline_warnings(at: datetime | None = None) -> dict[str, int]:
     warned = notified = 0
     for chunk in due_pages(due_warnings_query(run.at), RepairOrder.warn_at):
         for order, cycle in _load(chunk):
-            if order.paused_at is not None or order.escalation_level or order.status not in OPEN_STATUSES \
-                    or not (order.warn_at <= run.at < order.deadline_at):
+            if not order.is_running or order.escalation_level \
+                    or order.sla_state(run.at) != "due_soon":
                 continue  # changed since the id query
             alert = _store_alert(order, cycle, "warning", 0, order.warn_at, run.at)
             if alert is None:
@@ -292,7 +299,7 @@ def may_acknowledge(alert: SlaAlert, actor: User) -> bool:
 
 def acknowledge(alert_id: Any, actor: User, note: Any = "") -> SlaAlert:
     """Record who acknowledged an escalation and when (audited). 409 if it was acknowledged already."""
-    alert = db.session.get(SlaAlert, alert_id) if isinstance(alert_id, int) else None
+    alert = db.session.get(SlaAlert, alert_id) if is_id(alert_id) else None
     if alert is None or alert.kind != "escalation":
         raise NotFound(str(_l("No such escalation.")))
     if not may_acknowledge(alert, actor):
@@ -315,7 +322,7 @@ def awaiting_acknowledgement(station_id: int | None, limit: int = 200) -> list[S
     """Unacknowledged escalations of open orders, newest first; station None means every station."""
     stmt = (sa.select(SlaAlert).join(RepairOrder, RepairOrder.id == SlaAlert.order_id)
             .where(SlaAlert.kind == "escalation", SlaAlert.acknowledged_at.is_(None),
-                   RepairOrder.status.in_(OPEN_STATUSES))
+                   RepairOrder.is_open)
             .order_by(SlaAlert.level.desc(), SlaAlert.created_at.desc()).limit(limit))
     if station_id is not None:
         stmt = stmt.where(SlaAlert.station_id == station_id)
@@ -323,9 +330,10 @@ def awaiting_acknowledgement(station_id: int | None, limit: int = 200) -> list[S
 
 
 def orders_by_deadline(station_id: int | None, limit: int = 200) -> list[RepairOrder]:
-    """Open orders, the most urgent first (paused ones by their deadline as it stands)."""
-    stmt = (sa.select(RepairOrder).where(sa.text("repair_orders.status NOT IN ('resolved', 'closed', 'cancelled')"))
-            .order_by(RepairOrder.deadline_at, RepairOrder.id).limit(limit))
+    """Open orders, the most urgent first: by the time left on their clocks, which is their deadline as
+    it stands (a paused order's deadline moves on while it waits, the time left on its clock does not)."""
+    stmt = (sa.select(RepairOrder).where(RepairOrder.is_open)
+            .order_by(RepairOrder.seconds_left(), RepairOrder.id).limit(limit))
     if station_id is not None:
         stmt = stmt.where(RepairOrder.station_id == station_id)
     return list(db.session.scalars(stmt).unique())

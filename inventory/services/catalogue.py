@@ -1,20 +1,23 @@
 """Reading and keeping the catalogue and the places: items, locations, levels, units."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import contains_eager, lazyload
+from sqlalchemy.orm import aliased, contains_eager, lazyload
 
 from core import audit, auth, stations
+from core.access import in_scope, sees_all_stations
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.extensions import db
+from core.parse import parse_decimal, parse_int
 from inventory.models import CATEGORIES, Item, Loan, Location, SerialUnit, StockLevel, StockMove
 
 
 MAX_QTY = 1_000_000
+MAX_UNIT_COST = Decimal("100000000")  # Numeric(10, 2)
 FIXED_LOCATIONS = (("SUPPLIER", "supplier", "Suppliers"), ("REPAIR", "repair", "Repair centre"),
                    ("CUSTOMERS", "customer", "At customers"), ("SCRAP", "scrap", "Scrap"))
 VAN_PREFIX = "VAN-"
@@ -29,8 +32,9 @@ def all_items() -> list[Item]:
 def items_query(q: str | None = None, category: str | None = None):
     stmt = sa.select(Item).order_by(Item.category, Item.sku)
     if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(Item.sku).like(like), sa.func.lower(Item.name).like(like)))
+        term = q.strip().lower()  # autoescape: % and _ are literal characters, not LIKE wildcards
+        stmt = stmt.where(sa.or_(sa.func.lower(Item.sku).contains(term, autoescape=True),
+                                 sa.func.lower(Item.name).contains(term, autoescape=True)))
     if category:
         stmt = stmt.where(Item.category == category)
     return stmt
@@ -90,9 +94,10 @@ def unit_by_serial(serial: Any) -> SerialUnit | None:
     return db.session.scalar(sa.select(SerialUnit).where(SerialUnit.serial == serial.strip().upper()))
 
 
-def get_unit(serial: str) -> SerialUnit:
+def get_unit(serial: str, viewer: Any = None) -> SerialUnit:
+    """The unit with this serial; with a viewer, only if they may see it (else NotFound, as for a wrong serial)."""
     unit = unit_by_serial(serial)
-    if unit is None:
+    if unit is None or (viewer is not None and not may_see_unit(viewer, unit)):
         raise NotFound(str(_l("No unit with serial %(serial)s.", serial=(serial or "")[:60])))
     return unit
 
@@ -108,8 +113,12 @@ def unit_loans(unit: SerialUnit) -> list[Loan]:
 
 
 def visible_location_ids(user: Any) -> set[int] | None:
-    """The places whose stock a user may see; None for everywhere (admins, centre managers)."""
-    if user.role == "admin" or user.is_centre_manager or user.role == "dispatcher":
+    """The places whose stock a user may see; None for everywhere (admins, dispatchers, centre managers).
+
+    Stock keepers and station supervisors: their station's store and vans, and the repair centre
+    all stations share; technicians: their van and their station's store (what they can ask for).
+    """
+    if sees_all_stations(user):
         return None
     ids: set[int] = set()
     if user.role == "technician":
@@ -124,6 +133,66 @@ def visible_location_ids(user: Any) -> set[int] | None:
     ids.update(db.session.scalars(sa.select(Location.id).where(Location.station_id == user.station_id)))
     ids.update(db.session.scalars(sa.select(Location.id).where(Location.kind == "repair")))
     return ids
+
+
+def may_see_location(user: Any, loc: Location) -> bool:
+    visible = visible_location_ids(user)
+    return visible is None or loc.id in visible
+
+
+def visible_location(user: Any, code: Any) -> Location:
+    """A place whose stock the user may see, by code; NotFound for one they may not (or that does not exist)."""
+    try:
+        loc = location_by_code(code)
+    except Invalid:
+        loc = None
+    if loc is None or not may_see_location(user, loc):
+        raise NotFound(str(_l("Unknown location: %(code)s", code=str(code or "")[:60])))
+    return loc
+
+
+def unit_station_id(unit: SerialUnit) -> int | None:
+    """The station a unit belongs to now: its place's, or — at a customer, in repair or scrapped —
+    the station of the last place with a station it moved from or to."""
+    if unit.location.station_id is not None:
+        return unit.location.station_id
+    to_loc, from_loc = aliased(Location), aliased(Location)
+    row = db.session.execute(
+        sa.select(to_loc.station_id, from_loc.station_id).select_from(StockMove)
+        .outerjoin(to_loc, to_loc.id == StockMove.to_location_id)
+        .outerjoin(from_loc, from_loc.id == StockMove.from_location_id)
+        .where(StockMove.serial_unit_id == unit.id,
+               sa.or_(to_loc.station_id.is_not(None), from_loc.station_id.is_not(None)))
+        .order_by(StockMove.at.desc(), StockMove.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return row[0] if row[0] is not None else row[1]
+
+
+def _moved_by(user: Any, unit: SerialUnit) -> bool:
+    return db.session.scalar(sa.select(StockMove.id).where(
+        StockMove.serial_unit_id == unit.id, StockMove.actor_id == user.id).limit(1)) is not None
+
+
+def may_see_unit(user: Any, unit: SerialUnit) -> bool:
+    """Whether a user may see a serial unit (and its customer and history).
+
+    Admins, dispatchers, centre managers: every unit. Stock keepers and station supervisors: the
+    units at a place they see (their station's store and vans, the repair centre) and the units
+    out at customers or scrapped that left from their station. Technicians: the units in their
+    van and those they moved themselves — which they do only on their own jobs (parts used,
+    loaners lent or taken back, faulty units collected); no other unit, nor its customer.
+    """
+    if sees_all_stations(user):
+        return True
+    if user.role == "technician":
+        van = van_of(user)
+        return (van is not None and unit.location_id == van.id) or _moved_by(user, unit)
+    if user.role not in ("stockkeeper", "supervisor"):
+        return False
+    if unit.location.is_tracked:
+        return may_see_location(user, unit.location)
+    return in_scope(user, unit_station_id(unit))
 
 
 def levels_query(user: Any, *, location: str | None = None, sku: str | None = None,
@@ -200,19 +269,17 @@ def ensure_locations() -> int:
 # --- items -----------------------------------------------------------------
 
 def whole_number(value: Any, name: str, *, lo: int = 0, hi: int = MAX_QTY) -> int:
-    """A whole number from JSON or a form field, or a clear refusal."""
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int):
+    """A whole number from JSON or a form field (core.parse's rules: ASCII digits, bounded), or a clear refusal."""
+    try:
+        number = parse_int(value, name, lo=lo, hi=hi)
+    except Invalid as err:
+        if err.fields.get(name) == "out_of_range":
+            raise Invalid(str(_l("%(name)s must be from %(lo)d to %(hi)d.", name=name, lo=lo, hi=hi)),
+                          {name: "out_of_range"}) from None
+        number = None
+    if number is None:
         raise Invalid(str(_l("%(name)s must be a whole number.", name=name)), {name: "not_integer"})
-    if not lo <= value <= hi:
-        raise Invalid(str(_l("%(name)s must be from %(lo)d to %(hi)d.", name=name, lo=lo, hi=hi)),
-                      {name: "out_of_range"})
-    return value
+    return number
 
 
 def save_item(*, sku: str, name: str, category: str, unit: str = "pcs", is_serialized: bool = False,
@@ -229,13 +296,11 @@ def save_item(*, sku: str, name: str, category: str, unit: str = "pcs", is_seria
     if category not in CATEGORIES:
         raise Invalid(str(_l("Unknown category: %(c)s", c=str(category)[:30])), {"category": "unknown"})
     try:
-        cost = Decimal(str(unit_cost if unit_cost not in (None, "") else 0))
-    except InvalidOperation:
-        cost = Decimal(-1)
-    if not cost.is_finite() or cost < 0 or cost >= Decimal("100000000"):
-        raise Invalid(str(_l("The unit cost must be a non-negative amount.")), {"unit_cost": "invalid"})
+        cost = parse_decimal(unit_cost, "unit_cost", lo=Decimal(0), hi=MAX_UNIT_COST) or Decimal(0)
+    except Invalid:
+        raise Invalid(str(_l("The unit cost must be a non-negative amount.")), {"unit_cost": "invalid"}) from None
     values = dict(name=name, category=category, unit=(unit or "pcs").strip()[:10] or "pcs",
-                  unit_cost=cost.quantize(Decimal("0.01")),
+                  unit_cost=cost,
                   reorder_point=whole_number(reorder_point or 0, "reorder_point"),
                   reorder_qty=whole_number(reorder_qty or 0, "reorder_qty"),
                   van_reorder_point=whole_number(van_reorder_point or 0, "van_reorder_point"))

@@ -22,7 +22,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.extensions import db
 from inventory.models import MOVE_LABELS, MOVE_TYPES, Item, Loan, Location, SerialUnit, StockLevel, StockMove
 from inventory.services.catalogue import (require_keeper, whole_number, item_by_sku, level_of, location_by_code,
-                                          unit_by_serial)
+                                          may_see_location, unit_by_serial)
 
 
 LOAN_DAYS = 14
@@ -348,7 +348,7 @@ def keepers_of(station_id: int | None) -> list[Any]:
 
 def set_reorder(level_id: int, reorder_point: Any, reorder_qty: Any, actor: Any) -> StockLevel:
     level = db.session.get(StockLevel, level_id)
-    if level is None:
+    if level is None or not may_see_location(actor, level.location):  # another station's: not there for them
         raise NotFound(str(_l("No such stock level.")))
     _check_place(actor, level.location, "to")
     level.reorder_point = whole_number(reorder_point, "reorder_point")

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from core import auth, outbox
+from core.access import in_scope, scope_clause
 from core.db import now
 from core.errors import Conflict, Invalid, NotFound
 from core.extensions import db
@@ -83,10 +84,13 @@ def lend_loaner(order_id: int | None, customer_id: int, serial: str, actor: Any,
 
 
 def return_loaner(serial: str, actor: Any, *, target: str | None = None) -> Loan:
-    """The customer gives the loaner back: into the technician's van, or the keeper's store."""
+    """The customer gives the loaner back: into the technician's van, or the keeper's store.
+
+    Only a loan of the actor's station scope can be closed; another station's is not on loan for them.
+    """
     unit = unit_by_serial(serial)
     loan = unit and db.session.scalar(sa.select(Loan).where(Loan.unit_id == unit.id, Loan.returned_at.is_(None)))
-    if unit is None or loan is None:
+    if unit is None or loan is None or not in_scope(actor, loan.station_id):
         raise Invalid(str(_l("Unit %(serial)s is not on loan.", serial=str(serial)[:60])), {"serial": "not_on_loan"})
     dest = target or home_of(actor)
     record_move("loan_in", serial=unit.serial, target=dest, order_id=loan.order_id, actor=actor,
@@ -103,15 +107,20 @@ def collect_faulty_unit(serial: str, actor: Any, *, sku: str | None = None, cust
     return get_unit(serial)
 
 
-def get_loan(loan_id: int) -> Loan:
+def get_loan(loan_id: int, viewer: Any = None) -> Loan:
+    """A loan; with a viewer, only one of their station scope (else NotFound, as for a wrong id)."""
     loan = db.session.get(Loan, loan_id)
-    if loan is None:
+    if loan is None or (viewer is not None and not in_scope(viewer, loan.station_id)):
         raise NotFound(str(_l("No such loan.")))
     return loan
 
 
-def loans_query(*, overdue_only: bool = False, open_only: bool = True, station_id: int | None = None):
+def loans_query(*, overdue_only: bool = False, open_only: bool = True, station_id: int | None = None,
+                viewer: Any = None):
+    """Loans by due date; `viewer` keeps those of the viewer's station scope."""
     stmt = sa.select(Loan).order_by(Loan.due_at)
+    if viewer is not None:
+        stmt = stmt.where(scope_clause(viewer, Loan.station_id))
     if open_only or overdue_only:
         stmt = stmt.where(Loan.returned_at.is_(None))
     if overdue_only:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
-from core import auth, stations
+from core import auth, csvsafe, stations
 from core.errors import Invalid
 from core.extensions import db
 from inventory.models import TRACKED_KINDS, Item, Location, SerialUnit, StockLevel, StockMove
@@ -49,7 +49,8 @@ def _csv_rows(text: str | bytes, needed: set[str]) -> list[tuple[int, dict[str, 
     if not reader.fieldnames or not needed <= set(reader.fieldnames):
         raise Invalid(str(_l("The CSV needs the columns %(cols)s.", cols=", ".join(sorted(needed)))),
                       {"file": "columns"})
-    return list(enumerate(reader, start=2))
+    # plain_cell: an exported file comes back as it was (the quote that defused a formula goes)
+    return [(line, csvsafe.plain_row(row)) for line, row in enumerate(reader, start=2)]
 
 
 # --- checks and reports ----------------------------------------------------
@@ -143,7 +144,7 @@ def consumption_report(*, since: datetime | None = None, until: datetime | None 
 
 def export_levels_csv(levels: Iterable[StockLevel]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csvsafe.writer(buf)
     writer.writerow(["location", "kind", "station", "sku", "name", "qty", "reorder_point", "reorder_qty", "low"])
     for lv in levels:
         writer.writerow([lv.location.code, lv.location.kind, lv.location.station.code if lv.location.station else "",
@@ -154,7 +155,7 @@ def export_levels_csv(levels: Iterable[StockLevel]) -> str:
 
 def export_items_csv(items: Iterable[Item]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csvsafe.writer(buf)
     writer.writerow(["sku", "name", "category", "unit", "serialized", "unit_cost", "reorder_point", "reorder_qty",
                      "van_reorder_point"])
     for it in items:

@@ -44,13 +44,12 @@
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   // ---------------------------------------------------------------- markers and clusters
+  // Icons, popups and the list are built as DOM nodes with textContent: feed values never become HTML.
   function icon(p) {
-    return L.divIcon({
-      className: "order-icon",
-      html: '<span class="order-dot sla-' + p.sla_state + " kind-" + p.kind + '" data-order="' + p.id +
-            '"><b>' + (KIND_LETTER[p.kind] || "?") + "</b></span>",
-      iconSize: [22, 22], iconAnchor: [11, 11]
-    });
+    var dot = el("span", "order-dot sla-" + p.sla_state + " kind-" + p.kind);
+    dot.dataset.order = p.id;
+    dot.appendChild(el("b", null, KIND_LETTER[p.kind] || "?"));
+    return L.divIcon({className: "order-icon", html: dot, iconSize: [22, 22], iconAnchor: [11, 11]});
   }
   var afterChunks = null;  // runs once chunked loading has added every marker of a feed
   var cluster = L.markerClusterGroup({
@@ -64,7 +63,7 @@
       for (var i = 0; i < children.length && worst < 2; i++) {
         worst = Math.max(worst, SLA_RANK[children[i].feature.properties.sla_state] || 0);
       }
-      var n = c.getChildCount();
+      var n = c.getChildCount();  // a number: the only thing put in as HTML
       var size = n < 10 ? "small" : (n < 100 ? "medium" : "large");
       return L.divIcon({html: "<div><span>" + n + "</span></div>",
                         className: "marker-cluster marker-cluster-" + size + " cluster-" + ["ok", "due_soon", "overdue"][worst],

@@ -21,12 +21,16 @@
     return t(d.tMinutes, {n: min});
   }
 
+  var loadedMs = Date.now();
   function tick() {
     var nowMs = Date.now();
     document.querySelectorAll(".countdown[data-deadline]").forEach(function (el) {
-      var left = Date.parse(el.dataset.deadline) - nowMs, warn = Date.parse(el.dataset.warn);
-      var state = left < 0 ? "overdue" : (nowMs >= warn ? "due_soon" : "ok");
-      el.textContent = left < 0 ? t(d.tOverdue, {t: span(left)}) : t(d.tLeft, {t: span(left)});
+      // the server's rule (RepairOrder.sla_state): a paused clock stands still, so does its countdown;
+      // exactly at the deadline is overdue, exactly at the warning time due soon
+      var at = el.dataset.paused ? loadedMs : nowMs;
+      var left = Date.parse(el.dataset.deadline) - at, warn = Date.parse(el.dataset.warn);
+      var state = left <= 0 ? "overdue" : (at >= warn ? "due_soon" : "ok");
+      el.textContent = left <= 0 ? t(d.tOverdue, {t: span(left)}) : t(d.tLeft, {t: span(left)});
       el.dataset.state = state;
       var card = el.closest(".job");
       if (card) { card.className = card.className.replace(/\bsla-\w+/, "") + " sla-" + state; }

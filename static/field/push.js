@@ -26,7 +26,11 @@
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
       body: JSON.stringify(body)
     }).then(function (resp) {
-      if (!resp.ok && resp.status !== 404) { throw new Error("server answered " + resp.status); }
+      if (!resp.ok && resp.status !== 404) {
+        var err = new Error("server answered " + resp.status);
+        err.status = resp.status;
+        throw err;
+      }
       return resp;
     });
   }
@@ -83,7 +87,12 @@
     .then(function (sub) {
       show(Boolean(sub) && Notification.permission === "granted");
       if (sub && Notification.permission === "granted") {
-        send("POST", sub.toJSON()).catch(function () {});  // keep the server's copy current
+        send("POST", sub.toJSON()).catch(function (err) {  // keep the server's copy current
+          // 409: this browser's subscription belongs to someone who did not log out here; it is
+          // theirs, so drop it here; turning alerts on again makes a new one for this user
+          if (err.status === 409) { return sub.unsubscribe().then(function () { show(false); }); }
+          return null;
+        });
       }
     })
     .catch(function () { show(false); });

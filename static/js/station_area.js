@@ -11,6 +11,13 @@
   var csrf = document.querySelector("meta[name=csrf-token]").content;
   var marks = L.featureGroup().addTo(map);
 
+  // Leaflet puts a string tooltip in with innerHTML; a node keeps a station code plain text.
+  function textNode(text) {
+    var node = document.createElement("span");
+    node.textContent = text;
+    return node;
+  }
+
   function load() {
     drawn.clearLayers();
     if (!field.value.trim()) { return; }
@@ -46,11 +53,11 @@
         if (res[0] !== 200) { report.textContent = body.error ? body.error.message : box.dataset.msgBadJson; return; }
         body.overlaps.forEach(function (o) {
           L.geoJSON(o.geometry, {style: {color: "#c62828", weight: 1, fillOpacity: 0.5}})
-            .bindTooltip(o.code + ": " + o.area_m2 + " m²").addTo(marks);
+            .bindTooltip(textNode(o.code + ": " + o.area_m2 + " m²")).addTo(marks);
         });
         body.gaps.forEach(function (g) {
           L.geoJSON(g.geometry, {style: {color: "#e8a100", weight: 1, fillOpacity: 0.5}})
-            .bindTooltip(g.area_m2 + " m²").addTo(marks);
+            .bindTooltip(textNode(g.area_m2 + " m²")).addTo(marks);
         });
         report.textContent = (body.overlaps.length || body.gaps.length)
           ? box.dataset.msgIssues.replace("{overlaps}", body.overlaps.length).replace("{gaps}", body.gaps.length)

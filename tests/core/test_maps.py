@@ -23,10 +23,16 @@ if str(REPO) not in sys.path:
 from core.maps import (
     VENDOR_CSS,
     VENDOR_JS,
+    TextIcon,
+    TextPopup,
+    TextTooltip,
+    UnsafeMapTextError,
     UnvendoredAssetError,
     add_csp_nonce,
+    js_string,
     localize,
     render_map_parts,
+    text_element_js,
 )
 
 STATIC_URL = "/static/"
@@ -112,7 +118,7 @@ def _build_map() -> folium.Map:
     plugins.Draw(export=True).add_to(m)
     plugins.Realtime("/api/v1/orders.geojson", interval=10_000).add_to(m)
     folium.Marker(
-        [52.52, 13.40], icon=folium.Icon(icon="truck", prefix="fa", angle=45), popup="<b>Depot</b>"
+        [52.52, 13.40], icon=folium.Icon(icon="truck", prefix="fa", angle=45), popup=TextPopup("Depot")
     ).add_to(m)
     return m
 
@@ -241,3 +247,63 @@ def test_add_csp_nonce() -> None:
     for bad in ("", 'x" onload="y', "a b"):
         with pytest.raises(ValueError):
             add_csp_nonce(html, bad)
+
+
+# --- user text in maps: only as JSON string literals, into the page by textContent -------------
+
+PAYLOAD = '</script><img src=x onerror="window.__xss=1">${window.__xss=1}`+(window.__xss=1)+`\'&\u2028'
+_STRING_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _outside_strings(script: str) -> str:
+    return _STRING_RE.sub('""', script)
+
+
+def test_js_string_is_a_json_literal_safe_in_a_script() -> None:
+    out = js_string(PAYLOAD)
+    assert out.startswith('"') and out.endswith('"')
+    import json
+    assert json.loads(out) == PAYLOAD
+    for raw in ("<", ">", "&", "'", "\u2028"):
+        assert raw not in out
+
+
+def test_text_element_js_accepts_only_harmless_attributes_and_tags() -> None:
+    assert 'document.createElement("span")' in text_element_js("x", "span", {"class": "a", "data-tech": "t1"})
+    for name in ("onclick", "href", "src", "srcdoc", "formaction", "data-X", "on"):
+        with pytest.raises(ValueError):
+            text_element_js("x", "span", {name: "javascript:alert(1)"})
+    for tag in ("script", "iframe", "img onerror=x", ""):
+        with pytest.raises(ValueError):
+            text_element_js("x", tag)
+
+
+def test_text_elements_keep_user_text_out_of_the_script_source() -> None:
+    m = folium.Map(location=[22.5, 114.0], tiles=None)
+    folium.Marker([22.5, 114.0], tooltip=TextTooltip(PAYLOAD), popup=TextPopup(PAYLOAD),
+                  icon=TextIcon(PAYLOAD, attrs={"class": "map-station", "title": PAYLOAD})).add_to(m)
+    folium.GeoJson({"type": "Point", "coordinates": [114.0, 22.5]}, tooltip=TextTooltip(PAYLOAD)).add_to(m)
+    folium.Circle([22.5, 114.0], radius=10, tooltip=TextTooltip(PAYLOAD)).add_to(m)
+    script = render_map_parts(m, NONCE, static_url=STATIC_URL)["script"]
+    rest = _outside_strings(script)
+    assert "`" not in rest and "xss" not in rest and "${" not in rest
+    assert script.count("</script>") == 1  # only the real end tag
+    assert script.count(".textContent = " + js_string(PAYLOAD)) == 5
+    assert "setAttribute" in script and "innerHTML" not in script
+
+
+@pytest.mark.parametrize("add", [
+    lambda m: folium.Marker([22.5, 114.0], tooltip="plain string").add_to(m),
+    lambda m: folium.Marker([22.5, 114.0], popup="<b>html</b>").add_to(m),
+    lambda m: folium.Marker([22.5, 114.0], icon=folium.DivIcon(html="<span>x</span>")).add_to(m),
+    lambda m: folium.CircleMarker([22.5, 114.0], tooltip=folium.Tooltip("x")).add_to(m),
+    lambda m: folium.GeoJson({"type": "Feature", "properties": {"n": "x"},
+                              "geometry": {"type": "Point", "coordinates": [114.0, 22.5]}},
+                             tooltip=folium.GeoJsonTooltip(fields=["n"])).add_to(m),
+    lambda m: folium.Marker([22.5, 114.0], popup=folium.Popup(folium.IFrame("<b>x</b>"))).add_to(m),
+], ids=["tooltip-str", "popup-str", "div-icon", "tooltip", "geojson-tooltip", "iframe-popup"])
+def test_render_map_parts_refuses_folium_elements_that_paste_text(add) -> None:
+    m = folium.Map(location=[22.5, 114.0], tiles=None)
+    add(m)
+    with pytest.raises(UnsafeMapTextError):
+        render_map_parts(m, NONCE, static_url=STATIC_URL)

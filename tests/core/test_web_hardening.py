@@ -97,3 +97,79 @@ def test_nul_characters_are_refused_before_any_query(client, as_role):
     assert resp.status_code == 400
     resp = client.post("/api/v1/auth/tokens", json={"username": "a\x00", "password": "b"})
     assert resp.status_code == 400
+
+
+def _csrf_token(c) -> str:
+    import re
+    page = c.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def _strict_login(strict, user):
+    c = strict.test_client()
+    resp = c.post("/login", data={"username": user.username, "password": "password123",
+                                  "csrf_token": _csrf_token(c)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    return c
+
+
+def test_a_junk_bearer_header_does_not_skip_csrf_for_a_cookie_session(make_user, new_app):
+    strict = new_app(WTF_CSRF_ENABLED=True)
+    c = _strict_login(strict, make_user("dispatcher"))
+    junk = {"Authorization": "Bearer junk"}
+    resp = c.post("/api/v1/orders", json={"description": "forged"}, headers=junk)
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "csrf"
+    assert c.post("/logout", headers=junk).status_code == 400
+    assert c.get("/dispatch/").status_code == 200  # still logged in: the forged logout did nothing
+    token = _csrf_token(c)
+    resp = c.post("/api/v1/orders", json={"description": "mine"}, headers={**junk, "X-CSRFToken": token})
+    assert resp.status_code == 422  # with the token the cookie session is served (and validated)
+
+
+def test_an_unauthenticated_api_write_is_401_not_a_csrf_error(new_app):
+    strict = new_app(WTF_CSRF_ENABLED=True)
+    c = strict.test_client()
+    resp = c.post("/api/v1/orders", json={})
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthorized"
+    resp = c.post("/api/v1/orders", json={}, headers={"Authorization": "Bearer junk"})
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthorized"
+    assert strict.test_client().post("/login", data={"username": "x", "password": "y"}).status_code == 400
+
+
+def test_405_names_the_allowed_methods(client):
+    resp = client.delete("/login")
+    assert resp.status_code == 405
+    assert {m.strip() for m in resp.headers["Allow"].split(",")} >= {"GET", "POST"}
+    resp = client.put("/api/v1/me")
+    assert resp.status_code == 405 and resp.get_json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in resp.headers["Allow"] and "PUT" not in resp.headers["Allow"]
+
+
+def test_external_links_take_their_host_from_the_settings_not_the_request(new_app):
+    from core.links import external_url
+    configured = new_app(PUBLIC_BASE_URL="https://restore24.example.org/")
+    with configured.test_request_context("/", base_url="http://evil.example"):
+        assert external_url("reports.feedback", token="abc") == "https://restore24.example.org/reports/feedback/abc"
+    named = new_app(SERVER_NAME="restore24.example.org", TESTING=False)
+    with named.test_request_context("/", base_url="http://evil.example"):
+        assert external_url("reports.feedback", token="abc") == "http://restore24.example.org/reports/feedback/abc"
+    bare = new_app(TESTING=False)
+    with bare.test_request_context("/", base_url="http://evil.example"):
+        from core.errors import DomainError
+        try:
+            external_url("reports.feedback", token="abc")
+        except DomainError as err:
+            assert err.code == "no_public_url"
+        else:
+            raise AssertionError("a link was built from the request's Host header")
+
+
+def test_startup_warns_when_external_links_have_no_configured_host(new_app, caplog):
+    with caplog.at_level("WARNING", logger="app"):
+        new_app(TESTING=False)
+    assert any("PUBLIC_BASE_URL" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="app"):
+        new_app(TESTING=False, PUBLIC_BASE_URL="https://restore24.example.org")
+        new_app(TESTING=True)
+    assert not any("PUBLIC_BASE_URL" in r.getMessage() for r in caplog.records)

@@ -105,24 +105,38 @@ def test_a_failed_request_releases_its_key(app, client, city, disp):
     assert client.post("/api/v1/orders", json=_body(city), headers=headers).status_code == 201
 
 
-def test_a_running_request_with_the_key_is_409(app, client, city, disp):
-    from core.idempotency import IdempotencyRecord, _request_hash  # noqa: F401
+def test_a_claim_committed_with_nobody_behind_it_is_taken_over(app, client, city, disp):
+    """A running request's claim is never committed (it dies with its transaction); a committed
+    "in_progress" record (left by a version that committed claims apart) has no owner: no 409."""
+    from core.auth import find_user
+    from core.idempotency import IdempotencyRecord
     with app.app_context():
-        from core.auth import find_user
-        db.session.add(IdempotencyRecord(key="busy", user_id=find_user("disp").id, request_hash="x" * 64,
+        with app.test_request_context("/api/v1/orders", method="POST", json=_body(city)):
+            from core.idempotency import _request_hash
+            digest = _request_hash()
+        db.session.add(IdempotencyRecord(key="left", user_id=find_user("disp").id, request_hash=digest,
                                          status="in_progress"))
         db.session.commit()
-    resp = client.post("/api/v1/orders", json=_body(city), headers={**disp, "Idempotency-Key": "busy"})
-    assert resp.status_code in (409, 422)
+    resp = client.post("/api/v1/orders", json=_body(city), headers={**disp, "Idempotency-Key": "left"})
+    assert resp.status_code == 201 and _counts(app)[0] == 1
+    again = client.post("/api/v1/orders", json=_body(city), headers={**disp, "Idempotency-Key": "left"})
+    assert again.headers["Idempotent-Replayed"] == "true" and _counts(app)[0] == 1
+
+
+@pytest.mark.postgres_only
+def test_a_running_request_with_the_key_is_409(app, client, city, disp):
+    from core.auth import find_user
+    from core.idempotency import LOCK_CLASS, _lock_key
     with app.app_context():
-        row = db.session.scalar(sa.select(IdempotencyRecord).where(IdempotencyRecord.key == "busy"))
-        # the same body as the stored one: in progress → 409
-        with app.test_request_context("/api/v1/orders", method="POST", json=_body(city)):
-            row.request_hash = _request_hash()
-        db.session.commit()
-    resp = client.post("/api/v1/orders", json=_body(city), headers={**disp, "Idempotency-Key": "busy"})
-    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "idempotency_in_progress"
-    assert _counts(app)[0] == 0
+        engine, user_id = db.engine, find_user("disp").id
+    headers = {**disp, "Idempotency-Key": "busy"}
+    with engine.connect() as running:  # the first request's transaction, still at work, holds the key
+        running.execute(sa.text("SELECT pg_advisory_xact_lock(:c, :k)"), {"c": LOCK_CLASS, "k": _lock_key(user_id, "busy")})
+        resp = client.post("/api/v1/orders", json=_body(city), headers=headers)
+        assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "idempotency_in_progress"
+        running.rollback()  # it failed (or its process died): the key is free at once
+    assert client.post("/api/v1/orders", json=_body(city), headers=headers).status_code == 201
+    assert _counts(app)[0] == 1
 
 
 def test_transitions_through_the_api(client, city, disp, token_for, stock_van):
@@ -134,7 +148,7 @@ def test_transitions_through_the_api(client, city, disp, token_for, stock_van):
     url = f"/api/v1/orders/{order['id']}/transitions"
     assert client.post(url, json={"action": "depart"}, headers=tech).status_code == 409
     other = token_for(city.t3)
-    assert client.post(url, json={"action": "accept"}, headers=other).status_code == 403
+    assert client.post(url, json={"action": "accept"}, headers=other).status_code == 404  # not theirs: not there
     for action in ("accept", "depart", "arrive"):
         resp = client.post(url, json={"action": action, "lat": 22.505, "lon": 114.005}, headers=tech)
         assert resp.status_code == 200, resp.get_json()
@@ -148,8 +162,8 @@ def test_transitions_through_the_api(client, city, disp, token_for, stock_van):
     assert [e["type"] for e in done["events"]][-5:] == ["accepted", "departed", "arrived", "resolved", "closed"]
     assert done["events"][-2]["parts"] == [{"sku": "CONN-F", "qty": 2}]
     assert client.post(url, json={"action": "fly"}, headers=disp).status_code == 422
-    # a technician sees only their own orders
-    assert client.get(f"/api/v1/orders/{order['id']}", headers=other).status_code == 403
+    # a technician sees only their own orders; others' do not exist for them
+    assert client.get(f"/api/v1/orders/{order['id']}", headers=other).status_code == 404
     assert client.get("/api/v1/orders", headers=other).get_json()["total"] == 0
 
 
@@ -205,3 +219,20 @@ def test_expired_keys_are_purged_and_reusable(app, client, city, disp, clock):
         db.session.commit()
     again = client.post("/api/v1/orders", json=_body(city, description="new body"), headers=headers)
     assert again.status_code == 201 and _counts(app)[0] == 2
+
+
+def test_search_does_not_tell_a_masked_number(client, city, disp, clock, make_customer):
+    """The phone oracle: 1380___8002 matched a masked 138****8002 through LIKE, digit by digit."""
+    wang = make_customer(name="Wang Fang", phone="13800138002", address="1 Shennan Rd", lat=22.505, lon=114.005)
+    order = client.post("/api/v1/orders", json=_body(city, customer_id=wang.id), headers=disp).get_json()
+    client.post("/api/v1/orders", json=_body(city), headers=disp)  # another customer's
+
+    def numbers(q: str) -> list[str]:
+        resp = client.get("/api/v1/orders", query_string={"q": q}, headers=disp)
+        assert resp.status_code == 200, resp.get_json()
+        return [o["number"] for o in resp.get_json()["items"]]
+
+    for probe in ("1380___8002", "138_0138002", "%", "_", "1380%", "13800", "0138", "8002"):
+        assert numbers(probe) == [], probe
+    assert numbers("13800138002") == numbers("138 0013 8002") == numbers("Fang") == [order["number"]]
+    assert numbers("Shennan Rd") == numbers(order["number"]) == [order["number"]]

@@ -111,7 +111,7 @@ def test_supervisor_sees_only_their_station(app, client, city, login):
     oid = _order_id(app)
     client.post("/logout")
     login(city.supervisor)
-    assert client.get(f"/dispatch/orders/{oid}").status_code == 403
+    assert client.get(f"/dispatch/orders/{oid}").status_code == 404
     assert "RO-20260302" not in client.get("/dispatch/?queue=open").get_data(as_text=True)
 
 

@@ -27,7 +27,7 @@ def test_candidates_errors(client, city, token_for, make_user, make_order):
     assert client.get("/api/v1/orders/999999/candidates", headers=disp).status_code == 404
     assert client.get(f"/api/v1/orders/{oid}/candidates", headers=token_for(city.t1)).status_code == 403
     other_sup = make_user("supervisor", station=city.s2)  # the order is at S01
-    assert client.get(f"/api/v1/orders/{oid}/candidates", headers=token_for(other_sup)).status_code == 403
+    assert client.get(f"/api/v1/orders/{oid}/candidates", headers=token_for(other_sup)).status_code == 404
 
 
 def test_assign_from_the_popup_shows_in_the_feed(client, city, token_for, make_order, app):

@@ -147,9 +147,10 @@ def test_technicians_and_other_stations_may_not_record(app, city, resolved, make
     other_sup = make_user("supervisor", station=city.s2)
     with app.app_context():
         order = callbacks.order_for_callback(resolved)
-        for user_id in (city.t1.id, other_sup.id):
-            with pytest.raises(Forbidden):
-                callbacks.record_callback(order, HAPPY, get_user(user_id))
+        with pytest.raises(Forbidden):  # the technician's own order, but not theirs to close
+            callbacks.record_callback(order, HAPPY, get_user(city.t1.id))
+        with pytest.raises(NotFound):  # another station's order does not exist for them
+            callbacks.record_callback(order, HAPPY, get_user(other_sup.id))
         db.session.rollback()
 
 

@@ -74,7 +74,7 @@ def test_api_refusals(app, client, city, history, two, token_for):
     assert client.post(f"/api/v1/orders/{two['A']}/callback", json=HAPPY,
                        headers=token_for(city.t1)).status_code == 403
     assert client.post(f"/api/v1/orders/{two['B']}/callback", json=HAPPY,
-                       headers=token_for(city.supervisor)).status_code == 403  # S02's order
+                       headers=token_for(city.supervisor)).status_code == 404  # S02's order: not there
     assert _callback_rows(app) == 0
 
 
@@ -231,3 +231,16 @@ def test_api_callback_honours_idempotency_key(app, client, city, two, token_for)
     from dispatch.callback_models import Callback
     with app.app_context():
         assert db.session.scalar(sa.select(Callback.attempts).where(Callback.order_id == two["A"])) == 1
+
+
+def test_csv_export_defuses_formulas_in_names(app, client, city, two, login):
+    from core.auth import User
+    with app.app_context():
+        db.session.get(User, city.t1.id).full_name = "=HYPERLINK(\"http://evil.example\",\"t1\")"
+        db.session.get(User, city.t3.id).full_name = "@SUM(1+1)"
+        db.session.commit()
+    login(city.dispatcher)
+    text = client.get("/reports/export.csv?from=2026-03-02&to=2026-03-03&group=technician").get_data(as_text=True)
+    rows = {r["key"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows["t1"]["label"] == "'=HYPERLINK(\"http://evil.example\",\"t1\")" and rows["t3"]["label"] == "'@SUM(1+1)"
+    assert (rows["t1"]["orders"], rows["t3"]["mttr_hours"]) == ("1", "30.0")  # the figures stay numbers

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.auth import get_user
-from core.errors import Forbidden, Invalid
+from core.errors import Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.geo import EARTH_RADIUS_M
 from core.outbox import Notification
@@ -162,7 +162,7 @@ def test_resolving_the_incident_restores_its_orders(app, clock, city, fault, act
     act(ids[1], "wait_customer", city.t1)
     with app.app_context():
         inc = db.session.scalar(sa.select(Incident))
-        with pytest.raises(Forbidden):
+        with pytest.raises(NotFound):  # another station's incident does not exist for its supervisor
             incidents.resolve_incident(inc.id, get_user(city.sup2.id))
         result = incidents.resolve_incident(inc.id, get_user(city.sup1.id), "Fibre node repaired")
         db.session.commit()

@@ -121,6 +121,7 @@ def test_polling_brings_new_drops_resolved_and_recolours(new_page, base_url, app
     from dispatch import services
 
     live_server.config["MAP_POLL_SECONDS"] = 2
+    live_server.config["PERMANENT_SESSION_LIFETIME"] = 3 * 24 * 3600  # the clock jumps a day: stay logged in
     try:
         page, watch = new_page()
         log_in(page, base_url, "disp")
@@ -152,6 +153,7 @@ def test_polling_brings_new_drops_resolved_and_recolours(new_page, base_url, app
         assert not watch.outside, watch.outside
     finally:
         live_server.config.pop("MAP_POLL_SECONDS", None)
+        live_server.config["PERMANENT_SESSION_LIFETIME"] = app.config["PERMANENT_SESSION_LIFETIME"]
 
 
 @pytest.mark.parametrize("role", ["technician", "stockkeeper"])

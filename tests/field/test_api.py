@@ -90,14 +90,40 @@ def test_keys_are_stored_canonical_and_as_sent(app, client, as_role, push_servic
     assert p256dh == device.subscription()["keys"]["p256dh"] and auth == b64u(device.auth)
 
 
-def test_bearer_token_works_and_a_device_moves_to_its_new_user(app, client, make_user, token_for, push_service):
+def test_bearer_token_works_and_a_stored_device_does_not_move_to_another_user(app, client, make_user, token_for,
+                                                                              push_service):
     first, second = make_user("technician"), make_user("technician")
-    device = push_service.subscribe()
+    device, other = push_service.subscribe(), push_service.subscribe()
     assert client.post(URL, json=device.subscription(), headers=token_for(first)).status_code == 201
-    assert client.post(URL, json=device.subscription(), headers=token_for(second)).status_code == 201
-    assert [s[0] for s in _subs(app)] == [second.id]
-    # the first user cannot remove the second user's device
-    assert client.delete(URL, json={"endpoint": device.endpoint}, headers=token_for(first)).status_code == 404
+    before = _subs(app)
+    # whoever learns the endpoint cannot take the first user's alerts, with their keys or their own
+    for keys in (device.subscription()["keys"], other.subscription()["keys"]):
+        resp = client.post(URL, json={"endpoint": device.endpoint, "keys": keys}, headers=token_for(second))
+        assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "endpoint_taken"
+    assert _subs(app) == before and before[0][0] == first.id
+    # nor remove it
+    assert client.delete(URL, json={"endpoint": device.endpoint}, headers=token_for(second)).status_code == 404
+
+
+def test_logout_frees_the_device_for_the_next_user(app, make_user, login, push_service):
+    first, second = make_user("technician"), make_user("technician")
+    phone, tablet = push_service.subscribe(), push_service.subscribe()
+    on_tablet = app.test_client()
+    login(first, c=on_tablet)
+    assert on_tablet.post(URL, json=tablet.subscription()).status_code == 201
+    shared = app.test_client()
+    login(first, c=shared)
+    assert shared.post(URL, json=phone.subscription()).status_code == 201
+    assert shared.post("/logout").status_code == 302
+    assert _subs(app) == [(first.id, tablet.endpoint, *_keys(tablet))]  # the tablet is still theirs
+    login(second, c=shared)
+    assert shared.post(URL, json=phone.subscription()).status_code == 201  # the browser re-sends it
+    assert [(s[0], s[1]) for s in _subs(app)] == [(first.id, tablet.endpoint), (second.id, phone.endpoint)]
+
+
+def _keys(device) -> tuple[str, str]:
+    keys = device.subscription()["keys"]
+    return keys["p256dh"], keys["auth"]
 
 
 @pytest.mark.parametrize("endpoint", [

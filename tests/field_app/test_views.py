@@ -44,6 +44,22 @@ def test_my_jobs_lists_my_open_jobs_with_a_deadline(app, clock, client, login, s
     assert 'data-testid="job"' not in client.get("/field/").get_data(as_text=True)
 
 
+def test_a_paused_job_keeps_the_state_it_had_and_its_countdown_stands_still(app, clock, client, login, shop):
+    from core.auth import get_user
+    _to_site(app, shop)
+    clock.advance(hours=25)  # an hour past the deadline
+    with app.app_context():
+        services.transition(services.get_order(shop.order_id), "wait_customer", get_user(shop.tech.id))
+        db.session.commit()
+    clock.advance(hours=10)
+    login(shop.tech)
+    page = client.get("/field/").get_data(as_text=True)
+    assert 'class="card job sla-overdue"' in page
+    # the deadline as it stands (moved on by the 10 h pause); data-paused stops app.js counting down
+    assert 'data-deadline="2026-03-03T11:00:00+00:00"' in page and 'data-warn="2026-03-03T07:00:00+00:00"' in page
+    assert 'data-paused="1"' in page
+
+
 def test_only_the_assigned_technician_sees_the_job(app, client, login, shop):
     login(shop.mate)
     assert client.get(f"/field/jobs/{shop.order_id}").status_code == 404

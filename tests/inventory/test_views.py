@@ -161,6 +161,7 @@ def test_unit_page_loans_and_report(app, client, shop, login, clock):
     assert "LN-1" in client.get("/inventory/loans").get_data(as_text=True)
     assert "LN-1" not in client.get("/inventory/loans?overdue=1").get_data(as_text=True)
     clock.advance(days=20)
+    login(shop["keeper"])  # a login session lasts 12 hours on the server's clock
     assert 'data-overdue="1"' in client.get("/inventory/loans?overdue=1").get_data(as_text=True)
     report = client.get("/inventory/report?group_by=technician").get_data(as_text=True)
     assert "<td>tech</td>" in report
@@ -204,3 +205,33 @@ def test_pages_in_chinese(client, shop, login):
         page = client.get(url).get_data(as_text=True)
         assert "库存" in page, url
         assert "Cycle count" not in page and "Parts consumption" not in page, url
+
+
+def test_exports_defuse_formulas_and_the_catalogue_reimports_unchanged(app, client, shop, login):
+    evil = "=HYPERLINK(\"http://evil.example\",\"Click\")"
+    with app.app_context():
+        boss = db.session.get(User, shop["admin"].id)
+        services.save_item(sku="EVIL-1", name=evil, category="connector", actor=boss)
+        services.save_item(sku="EVIL-2", name="@SUM(1+1)", category="connector", actor=boss)
+        services.record_move("receive", sku="EVIL-1", qty=2, target="S01", actor=boss)
+        db.session.commit()
+    login(shop["keeper"])
+    items = client.get("/inventory/items.csv").get_data(as_text=True)
+    assert "EVIL-1,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Click\"\")\",connector" in items
+    assert "EVIL-2,'@SUM(1+1),connector" in items and "\n=" not in items and ",=" not in items
+    levels = client.get("/inventory/levels.csv?sku=EVIL-1").get_data(as_text=True)
+    assert ",\"'=HYPERLINK(" in levels and ",2,0,0," in levels  # the quantity is still a number
+    data = {"file": (io.BytesIO(items.encode()), "items.csv")}
+    assert client.post("/inventory/items/import", data=data, content_type="multipart/form-data").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(Item.name).where(Item.sku == "EVIL-1")) == evil
+        assert db.session.scalar(sa.select(Item.name).where(Item.sku == "EVIL-2")) == "@SUM(1+1)"
+
+
+def test_item_search_takes_wildcards_literally(app, client, shop, login):
+    login(shop["keeper"])
+    with app.app_context():
+        assert [i.sku for i in db.session.scalars(services.items_query("con-f"))] == ["CON-F"]
+        for probe in ("%", "_", "con_f", "s_t"):
+            assert list(db.session.scalars(services.items_query(probe))) == [], probe
+    assert "F connector" not in client.get("/inventory/items?q=%25").get_data(as_text=True)
