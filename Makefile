@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
-TRANSLATIONS := core dispatch field inventory
+TRANSLATIONS := core dispatch/orders dispatch/deadlines dispatch/reports dispatch/livemap field inventory
 
 .PHONY: run test test-sqlite test-postgres venv venv-test translations chromium bench messages clean
 
@@ -55,6 +55,8 @@ run: venv translations
 	FLASK_SCHEDULER_ENABLED=true $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: venv-test translations chromium
+	@echo "== ruff check"
+	$(BIN)/ruff check .
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	 else echo "TEST_POSTGRES_URL not set: PostgreSQL pass not run"; fi

@@ -48,13 +48,13 @@ def register_blueprints(app: Flask) -> None:
     from core.views import bp as core_bp
     from core.admin import bp as admin_bp
     from core.api import bp as core_api
-    from dispatch.views import bp as dispatch_bp
-    from dispatch.api import bp as dispatch_api
-    from dispatch.board_views import bp as board_bp
-    from dispatch.map_views import bp as map_bp
-    from dispatch.map_api import bp as map_api
-    from dispatch.reports_api import bp as reports_api
-    from dispatch.reports_views import bp as reports_bp
+    from dispatch.orders.views import bp as dispatch_bp
+    from dispatch.orders.api import bp as dispatch_api
+    from dispatch.deadlines.views import bp as board_bp
+    from dispatch.livemap.views import bp as map_bp
+    from dispatch.livemap.api import bp as map_api
+    from dispatch.reports.api import bp as reports_api
+    from dispatch.reports.views import bp as reports_bp
     from field.views import bp as field_bp, inbox_bp
     from field.api import bp as field_api
     from inventory.views import bp as inventory_bp
@@ -72,17 +72,17 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from core import cli, demo
-    import dispatch.cli, field.cli, inventory.cli  # noqa: E401
+    import dispatch.orders.cli, field.cli, inventory.cli  # noqa: E401
 
     # The demo city loads in this order: stations and staff before the domains' data.
     cli.register(app, demo_steps=[
         ("stations", demo.load_stations),
         ("staff", demo.load_staff),
         ("customers", demo.load_customers),
-        ("orders", dispatch.cli.load_orders),
+        ("orders", dispatch.orders.cli.load_orders),
         ("inventory", inventory.cli.load_inventory),
     ])
-    for module in (dispatch.cli, field.cli, inventory.cli):
+    for module in (dispatch.orders.cli, field.cli, inventory.cli):
         if hasattr(module, "register"):
             module.register(app)
 
@@ -91,17 +91,18 @@ def register_jobs(app: Flask) -> None:
     """The periodic jobs, in the order each tick runs them: push delivery last, so the
     alerts the other jobs raise leave in the same tick."""
     from core import auth, idempotency, scheduler, worker
-    from dispatch import jobs as dispatch_jobs
+    from dispatch.deadlines import jobs as deadline_jobs
+    from dispatch.orders import jobs as order_jobs
     from field import jobs as field_jobs
     from inventory import jobs as inventory_jobs
 
     scheduler.register_jobs(app, [
         ("idempotency_purge", idempotency.purge_expired),
         ("session_purge", auth.purge_expired_sessions),
-        ("deadline_warnings", dispatch_jobs.deadline_warnings),
-        ("escalations", dispatch_jobs.escalations),
-        ("incident_detection", dispatch_jobs.incident_detection),
-        ("position_retention", dispatch_jobs.position_retention),
+        ("deadline_warnings", deadline_jobs.deadline_warnings),
+        ("escalations", deadline_jobs.escalations),
+        ("incident_detection", deadline_jobs.incident_detection),
+        ("position_retention", order_jobs.position_retention),
         ("loan_reminders", inventory_jobs.loan_reminders),
         ("push_delivery", field_jobs.deliver_push_alerts),
     ])

@@ -55,10 +55,7 @@ def worker_app():
 
 
 def _dispatch_services():
-    try:
-        from dispatch.orders import services  # after the dispatch/ split
-    except ImportError:
-        from dispatch import services
+    from dispatch.orders import services
     return services
 
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa  # noqa: E402
 def build_city(seed: int) -> None:
     from core import auth, demo, demo_city
     from core.extensions import db
-    from dispatch import services
+    from dispatch.orders import services
 
     demo.load_stations(seed, _quiet)
     areas = demo_city.station_areas(demo_city.load_districts(), seed=seed)
@@ -66,7 +66,7 @@ def main() -> None:
     from core.auth import find_user
     from core.customers import Customer
     from core.extensions import db
-    from dispatch import services
+    from dispatch.orders import services
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": tmp.name, "SECRET_KEY": "bench",
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "GEOCODER_DOMAIN": ""})
@@ -101,8 +101,8 @@ def measure(requests: list[dict], dispatcher, commit_each: bool) -> tuple[float,
     from core import audit
     from core.extensions import db
     from core.outbox import Notification
-    from dispatch import services
-    from dispatch.models import OrderEvent, RepairOrder
+    from dispatch.orders import services
+    from dispatch.orders.models import OrderEvent, RepairOrder
 
     first_id = db.session.scalar(sa.select(sa.func.max(RepairOrder.id))) or 0
     start = time.perf_counter()

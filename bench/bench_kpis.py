@@ -4,7 +4,7 @@ Seeds a synthetic year of repair orders (16 stations, 8 technicians each, one cu
 orders so that repeats happen; ~93 % resolved, late ones escalated, 3 % reopened, callbacks on
 ~65 % of resolutions), ANALYZEs, then prints for the whole year and for one month:
 
-- kpi: seconds for the scorecard totals (dispatch.services.kpis.scorecard — four aggregate
+- kpi: seconds for the scorecard totals (dispatch.reports.services.kpis.scorecard — four aggregate
   queries: reported cohort with repeats and backlog, resolved cohort with on-time, MTTR and
   first-time fix, breaches by level, callbacks), and for the per-station and per-technician tables;
 - baseline: SELECT COUNT(*) FROM repair_orders over the same period (same rows), best of 3;
@@ -58,8 +58,8 @@ def make_app(url: str, instance: str):
 def setup_reference(app) -> dict:
     from core import auth, stations
     from core.extensions import db
-    from dispatch import services
-    from dispatch.models import Category
+    from dispatch.orders import services
+    from dispatch.orders.models import Category
 
     with app.app_context():
         services.ensure_reference_data()
@@ -256,7 +256,7 @@ def run(url: str, sqlite: bool, n: int, per_day: int, instance: str, plans: str 
     from core.auth import get_user
     from core.db import set_clock
     from core.extensions import db
-    from dispatch.services import kpis
+    from dispatch.reports.services import kpis
 
     app = make_app(url, instance)
     if n:

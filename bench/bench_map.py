@@ -49,7 +49,7 @@ def setup_city(app) -> dict:
     """16 stations with square areas, 3 technicians each on duty, one customer, a dispatcher."""
     from core import auth, customers, stations
     from core.extensions import db
-    from dispatch import services
+    from dispatch.orders import services
 
     with app.app_context():
         services.ensure_reference_data()
@@ -81,7 +81,7 @@ def seed_orders(app, city: dict, n: int, rng: random.Random) -> None:
     """Bring the number of open orders to n (bulk insert; closed ones are left out of the feed anyway)."""
     from core.db import now
     from core.extensions import db
-    from dispatch.models import Category, RepairOrder
+    from dispatch.orders.models import Category, RepairOrder
 
     with app.app_context():
         have = db.session.scalar(sa.select(sa.func.count()).select_from(RepairOrder)
@@ -146,7 +146,7 @@ def baseline(app) -> tuple[int, float]:
 def feed(app, bbox: str | None) -> tuple[int, float, int]:
     from core.auth import find_user
     from core.extensions import db
-    from dispatch.services import map as map_service
+    from dispatch.livemap import services as map_service
     with app.app_context():
         actor = find_user("benchdisp")
         start = time.perf_counter()
@@ -172,7 +172,7 @@ def best(fn, repeats: int = 3):
 def explain(app, bbox: tuple[float, float, float, float]) -> str:
     from core.auth import find_user
     from core.extensions import db
-    from dispatch.services import map as map_service
+    from dispatch.livemap import services as map_service
     with app.app_context():
         stmt = map_service.feed_query(find_user("benchdisp"), {"bbox": ",".join(map(str, bbox))})
         captured = []
@@ -291,7 +291,7 @@ def main() -> None:
             return
         try:
             from core.extensions import db
-            from dispatch.models import RepairOrder
+            from dispatch.orders.models import RepairOrder
             with app.app_context():
                 db.session.execute(sa.delete(RepairOrder))
                 db.session.commit()

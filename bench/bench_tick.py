@@ -48,8 +48,8 @@ def seed(total: int, open_count: int, rnd: random.Random) -> None:
     warning lead); the rest closed long ago."""
     from core import auth, customers, stations
     from core.extensions import db
-    from dispatch import services
-    from dispatch.models import Category, RepairOrder
+    from dispatch.orders import services
+    from dispatch.orders.models import Category, RepairOrder
 
     square = {"type": "Polygon", "coordinates": [[[113.8, 22.4], [114.2, 22.4], [114.2, 22.8], [113.8, 22.8],
                                                   [113.8, 22.4]]]}
@@ -99,8 +99,8 @@ def mark_done_before(down_since: datetime) -> None:
     """The state a scheduler that ran until `down_since` leaves: every alert due by then is stored
     (order levels moved, alert rows written) — the tick after the restart catches up the rest."""
     from core.extensions import db
-    from dispatch.models import RepairOrder
-    from dispatch.sla_models import SlaAlert
+    from dispatch.orders.models import RepairOrder
+    from dispatch.deadlines.models import SlaAlert
 
     running = sa.and_(RepairOrder.status.not_in(("resolved", "closed", "cancelled")),
                       RepairOrder.paused_at.is_(None))
@@ -157,7 +157,7 @@ def run(url: str, total: int, open_count: int, seed_value: int, down: timedelta)
 
     from core.db import set_clock
     from core.extensions import db
-    from dispatch.services import incidents, sla
+    from dispatch.deadlines.services import incidents, sla
 
     app = make_app(url)
     clock = {"now": NOW}
@@ -202,7 +202,7 @@ def run(url: str, total: int, open_count: int, seed_value: int, down: timedelta)
         detect_s = best_of(detect, repeat=3)
         print(f"{'incident job':>15}: {detect_s * 1000:9.1f} ms (clusters over the open faults of the last 24 h)")
         at = clock["now"]
-        from dispatch.models import RepairOrder
+        from dispatch.orders.models import RepairOrder
         for name, stmt, key in (
                 ("warnings", sla.due_warnings_query(at), RepairOrder.warn_at),
                 ("escalations L1", sla.due_escalations_query(at, 1, timedelta(hours=4)), RepairOrder.deadline_at),

@@ -19,11 +19,11 @@ class Config:
     TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ["en", "zh_CN"]
     BABEL_DEFAULT_LOCALE = "en"
-    # one catalogue per package (dispatch/translations_<topic> too), merged at run time
+    # one catalogue per package (each of dispatch's four domains too), merged at run time
     BABEL_TRANSLATION_DIRECTORIES = ";".join(
-        str(path) for pkg in ("core", "dispatch", "field", "inventory")
-        for path in sorted((PACKAGE_ROOT / pkg).glob("translations*")) or [PACKAGE_ROOT / pkg / "translations"]
-    )
+        str(path) for pkg in ("core", "dispatch/orders", "dispatch/deadlines", "dispatch/reports",
+                              "dispatch/livemap", "field", "inventory")
+        for path in sorted((PACKAGE_ROOT / pkg).glob("translations*")))
 
     # Web hardening
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # JSON and forms; uploads raise it per route

@@ -70,7 +70,8 @@ def compile_catalogs(root: str | None = None) -> list[str]:
 
     base = Path(root) if root else Path(__file__).resolve().parent.parent
     written = []
-    for po_path in sorted(base.glob("*/translations*/zh_CN/LC_MESSAGES/messages.po")):
+    for po_path in sorted([*base.glob("*/translations*/zh_CN/LC_MESSAGES/messages.po"),
+                           *base.glob("dispatch/*/translations*/zh_CN/LC_MESSAGES/messages.po")]):
         with po_path.open("rb") as fh:
             catalog = read_po(fh, locale="zh_CN")
         mo_path = po_path.parent.parent.parent / "zh_Hans_CN" / "LC_MESSAGES" / "messages.mo"

@@ -22,8 +22,8 @@ from core.errors import Conflict, DomainError, Invalid
 from core.extensions import db
 from core.idempotency import MAX_KEY_LENGTH, IdempotencyRecord
 from core.parse import MAX_BIGINT, parse_datetime, parse_int
-from dispatch import services as dispatch
-from dispatch.services.assignment import duty_of
+from dispatch.orders import services as dispatch
+from dispatch.orders.services.assignment import duty_of
 from inventory import services as inventory
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from core.errors import Conflict, DomainError, Invalid
 from core.extensions import db
 from core.parse import ids_from, to_float
 from core.security import upload
-from dispatch import services as dispatch
+from dispatch.orders import services as dispatch
 from field import services, sync
 from inventory import services as inventory
 

@@ -2,7 +2,6 @@
 whatever a client sends, the API answers without a server error."""
 from __future__ import annotations
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 

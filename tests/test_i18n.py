@@ -8,7 +8,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = {"core": ["core", "templates", "app.py"], "dispatch": ["dispatch"], "field": ["field"],
+PACKAGES = {"core": ["core", "templates", "app.py"], "dispatch/orders": ["dispatch/orders"],
+            "dispatch/deadlines": ["dispatch/deadlines"], "dispatch/reports": ["dispatch/reports"],
+            "dispatch/livemap": ["dispatch/livemap"], "field": ["field"],
             "inventory": ["inventory"]}
 METHODS = [("**/translations*/**", "ignore"), ("**.py", "python"), ("**.html", "jinja2")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}

@@ -29,7 +29,7 @@ def world(app, make_station, make_user, make_customer):
     each, a customer, a store with stock, a unit in the store, a unit in the van, a unit the keeper
     lent from the store and one the technician lent from the van on their job. Plus a customer
     without orders, and the all-station roles."""
-    from dispatch import services as dispatch
+    from dispatch.orders import services as dispatch
     from inventory import services as inventory
     from inventory.models import StockLevel
 
@@ -198,7 +198,7 @@ def test_a_station_supervisor_sees_only_customers_with_orders_at_the_station(app
 
 
 def test_lists_leave_other_stations_out(app, world):
-    from dispatch.models import RepairOrder
+    from dispatch.orders.models import RepairOrder
 
     with app.app_context():
         s2_numbers = set(db.session.scalars(sa.select(RepairOrder.number).where(
@@ -250,9 +250,9 @@ def test_every_station_is_open_to_those_who_see_all(app, world):
 
 
 def test_another_stations_incident_does_not_exist_for_a_station_supervisor(app, world):
-    from dispatch import services as dispatch
-    from dispatch.services import incidents
-    from dispatch.sla_models import Incident
+    from dispatch.orders import services as dispatch
+    from dispatch.deadlines.services import incidents
+    from dispatch.deadlines.models import Incident
 
     with app.app_context():
         disp = get_user(world.disp.id)

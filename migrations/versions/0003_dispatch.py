@@ -3,7 +3,7 @@
 Revision ID: 0003
 Revises: 0002
 
-Reference data (categories, SLA policies) is seeded by dispatch.services.ensure_reference_data(),
+Reference data (categories, SLA policies) is seeded by dispatch.orders.services.ensure_reference_data(),
 not here. `idempotency_records` belongs to core/idempotency.py (first used by the order API).
 """
 from alembic import op

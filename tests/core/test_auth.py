@@ -1,7 +1,6 @@
 """Accounts: login, throttling, sessions that end, API tokens."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa

@@ -41,9 +41,9 @@ def assert_text_only_in_strings(html: str, expected: list[str]) -> None:
 def tainted(app, make_station, make_user, make_customer):
     from core.auth import get_user
     from core.extensions import db
-    from dispatch import services
-    from dispatch.services import incidents
-    from dispatch.sla_models import Incident
+    from dispatch.orders import services
+    from dispatch.deadlines.services import incidents
+    from dispatch.deadlines.models import Incident
 
     s1 = make_station("S01", lon=114.0, lat=22.5, size=0.02, name=NAMES[0])
     s2 = make_station("S02", lon=114.02, lat=22.5, size=0.02, name=NAMES[1])

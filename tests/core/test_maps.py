@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,12 +12,6 @@ import pytest
 from branca.element import JavascriptLink
 from folium import plugins
 from markupsafe import Markup
-
-REPO = Path(__file__).resolve().parents[2]
-STATIC = REPO / "static"
-# No pytest config sets pythonpath yet; make `core` importable from any cwd.
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 from core.maps import (
     VENDOR_CSS,
@@ -34,6 +27,9 @@ from core.maps import (
     render_map_parts,
     text_element_js,
 )
+
+REPO = Path(__file__).resolve().parents[2]
+STATIC = REPO / "static"
 
 STATIC_URL = "/static/"
 NONCE = "rAnd0m+N0nce/abc=="

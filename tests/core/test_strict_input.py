@@ -86,7 +86,7 @@ def test_text_and_json_limits():
 @pytest.fixture
 def desk(app, make_station, make_user, make_customer, login, client):
     """A station, a customer, categories; the client logged in as a dispatcher."""
-    from dispatch import services
+    from dispatch.orders import services
     make_station("S01", lon=114.0, lat=22.5)
     customer = make_customer(lat=22.505, lon=114.005)
     with app.app_context():
@@ -118,7 +118,7 @@ def test_huge_json_numbers_are_refused(app, client, desk):
 
 
 def test_part_quantity_of_400_digits_is_refused(ctx):
-    from dispatch.services.orders import _validated_resolution
+    from dispatch.orders.services.orders import _validated_resolution
     with pytest.raises(Invalid) as err:
         _validated_resolution({"resolution_code": "FIXED", "parts": [{"sku": "CONN-F", "qty": HUGE}]})
     assert "parts.0" in err.value.fields
@@ -233,7 +233,7 @@ def test_uploads_may_be_16_mb_json_only_2(app, client, make_user, login):
 
 def test_a_5_mb_photo_is_not_cut_at_2_mb(app, client, make_station, make_user, login):
     from core.auth import get_user
-    from dispatch import services
+    from dispatch.orders import services
     from field.views import MAX_PHOTO_BYTES
 
     station = make_station("S01", lon=114.0, lat=22.5)

@@ -19,8 +19,8 @@ def board_city(app, clock, make_station, make_user, make_customer):
     escalated order."""
     from core.auth import get_user
     from core.extensions import db
-    from dispatch import services
-    from dispatch.services import incidents, sla
+    from dispatch.orders import services
+    from dispatch.deadlines.services import incidents, sla
 
     s1 = make_station("S01", lon=114.0, lat=22.5)
     tech = make_user("technician", username="e2e-tech", station=s1, skills=["digital_tv"])
@@ -41,7 +41,7 @@ def board_city(app, clock, make_station, make_user, make_customer):
         sla.escalate_overdue_orders()
         incidents.detect_incidents()
         db.session.commit()
-        from dispatch.sla_models import Incident
+        from dispatch.deadlines.models import Incident
         incident_id = db.session.scalar(sa.select(Incident.id))
         return {"sup": sup, "late": late.number, "incident": incident_id}
 

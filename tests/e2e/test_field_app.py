@@ -18,7 +18,7 @@ HERE = {"latitude": 22.503, "longitude": 114.004}
 @pytest.fixture
 def job(app, make_station, make_user, make_customer):
     from core.auth import get_user
-    from dispatch import services
+    from dispatch.orders import services
 
     station = make_station("S01", lon=114.0, lat=22.5)
     tech = make_user("technician", station=station, skills=["digital_tv"])
@@ -42,7 +42,7 @@ def _phone(new_page, base_url, username, locale="en-US"):
 
 
 def _events(app, order_id):
-    from dispatch import services
+    from dispatch.orders import services
     with app.app_context():
         return [(e.type, e.lat) for e in services.timeline(services.get_order(order_id))]
 
@@ -109,7 +109,7 @@ def test_installable_and_fits_360_px(new_page, base_url, job, locale, accept):
 
 def test_resolve_with_parts_and_a_loaner_updates_stock(new_page, base_url, app, job, make_user):
     from core.auth import get_user
-    from dispatch import services
+    from dispatch.orders import services
     from inventory import services as inventory
     keeper = make_user("stockkeeper", station=SimpleNamespace(id=job.tech.station_id))
     with app.app_context():
@@ -148,7 +148,7 @@ def test_resolve_with_parts_and_a_loaner_updates_stock(new_page, base_url, app, 
 
 def test_reassigned_while_offline_shows_in_needs_attention(new_page, base_url, app, job, make_user):
     from core.auth import get_user
-    from dispatch import services
+    from dispatch.orders import services
     mate = make_user("technician", station=SimpleNamespace(id=job.tech.station_id), skills=["digital_tv"])
     boss = make_user("dispatcher")
     page, watch = _phone(new_page, base_url, job.tech.username)

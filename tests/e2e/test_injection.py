@@ -43,9 +43,10 @@ def tainted(app, make_station, make_user, make_customer):
     item names and reasons, payload category names."""
     from core.auth import get_user
     from core.extensions import db
-    from dispatch import services
-    from dispatch.models import Category
-    from dispatch.services import callbacks, incidents
+    from dispatch.orders import services
+    from dispatch.orders.models import Category
+    from dispatch.reports.services import callbacks
+    from dispatch.deadlines.services import incidents
     from inventory import services as inventory
 
     s1 = make_station("S01", lon=114.0, lat=22.5, size=0.02, name=mix(0, "North"), address=every("Addr"),
@@ -75,7 +76,7 @@ def tainted(app, make_station, make_user, make_customer):
         db.session.commit()
         assert incidents.detect_incidents()["incidents opened"] == 1
         db.session.commit()
-        from dispatch.sla_models import Incident
+        from dispatch.deadlines.models import Incident
         incident_id = db.session.scalar(sa.select(Incident.id))
         # orders worked with notes, resolved, called back with comments
         worked = []

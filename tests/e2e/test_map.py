@@ -23,7 +23,7 @@ def city(app, make_station, make_user, make_customer):
     """S01 (114.00–114.02) and S02 (114.02–114.04) at lat 22.50–22.52; t1, t2 at S01, t3 at S02 (on duty);
     25 orders in a heap near S01's centre (one cluster), 3 lone ones at S01 and 2 at S02."""
     from core.auth import get_user
-    from dispatch import services
+    from dispatch.orders import services
 
     s1 = make_station("S01", lon=114.0, lat=22.5, size=0.02)
     s2 = make_station("S02", lon=114.02, lat=22.5, size=0.02)
@@ -118,7 +118,7 @@ def test_dispatcher_works_the_map(new_page, base_url, city, app):
 def test_polling_brings_new_drops_resolved_and_recolours(new_page, base_url, app, live_server, clock, request):
     city = request.getfixturevalue("city")  # made under the frozen clock
     from core.auth import get_user
-    from dispatch import services
+    from dispatch.orders import services
 
     live_server.config["MAP_POLL_SECONDS"] = 2
     live_server.config["PERMANENT_SESSION_LIFETIME"] = 3 * 24 * 3600  # the clock jumps a day: stay logged in

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 def _resolved_order(app, make_station, make_user, make_customer) -> tuple[int, int]:
     """A resolved order at S01 and the dispatcher who will send its survey link."""
-    from dispatch import services
+    from dispatch.orders import services
     station = make_station("S01", lon=114.0, lat=22.5)
     tech = make_user("technician", username="tech-e2e", station=station, skills=["digital_tv"])
     disp = make_user("dispatcher", username="disp-e2e")
@@ -34,7 +34,7 @@ def _resolved_order(app, make_station, make_user, make_customer) -> tuple[int, i
 
 
 def _link(app, order_id: int, dispatcher_id: int) -> str:
-    from dispatch.services import callbacks
+    from dispatch.reports.services import callbacks
     with app.app_context():
         token = callbacks.issue_link(callbacks.order_for_callback(order_id), get_user(dispatcher_id))
         db.session.commit()
@@ -65,8 +65,8 @@ def test_customer_answers_on_a_phone(app, new_page, base_url, make_station, make
     assert box["width"] >= 200 and box["height"] >= 40 and box["x"] + box["width"] <= 360  # a thumb-sized button
     button.click()
     page.wait_for_selector("[data-testid=feedback-done]")
-    from dispatch.callback_models import Callback
-    from dispatch import services
+    from dispatch.reports.models import Callback
+    from dispatch.orders import services
     with app.app_context():
         cb = db.session.scalar(sa.select(Callback).where(Callback.order_id == order_id))
         assert (cb.status, cb.satisfaction, cb.comment, cb.channel) == ("answered", 4, "quick and friendly", "link")
@@ -85,7 +85,7 @@ def test_a_form_without_its_csrf_token_is_refused(app, new_page, base_url, make_
     resp = page.request.post(f"{base_url}/reports/feedback/{token}", form={
         "fixed": "yes", "appointment_made": "yes", "on_time": "yes", "guided": "yes", "satisfaction": "5"})
     assert resp.status == 400
-    from dispatch import services
+    from dispatch.orders import services
     with app.app_context():
         assert services.get_order(order_id).status == "resolved"
 

@@ -43,10 +43,7 @@ def _wait_for(predicate, timeout: float = WAIT) -> bool:
 
 
 def _dispatch_services():
-    try:
-        from dispatch.orders import services  # after the dispatch/ split
-    except ImportError:
-        from dispatch import services
+    from dispatch.orders import services
     return services
 
 

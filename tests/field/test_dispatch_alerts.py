@@ -14,7 +14,7 @@ from push_fixtures import push_service, subscribe  # noqa: E402,F401  (fixtures)
 
 def test_the_assigned_technician_gets_the_new_job_on_the_phone(app, make_station, make_user, make_customer,
                                                                push_service, subscribe):
-    from dispatch import services  # field may use dispatch's services (never the other way)
+    from dispatch.orders import services  # field may use dispatch's services (never the other way)
 
     station = make_station("S01", lon=114.0, lat=22.5)
     tech = make_user("technician", station=station, skills=["digital_tv", "cable_tv", "broadband"])

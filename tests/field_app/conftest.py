@@ -16,7 +16,7 @@ def shop(app, make_station, make_user, make_customer):
     """S01 with technician `tech` (on duty, assigned one DTV fault), `mate` (same station, off duty at intake),
     dispatcher `disp`; the order's customer sits inside S01."""
     from core.auth import get_user
-    from dispatch import services
+    from dispatch.orders import services
 
     s1 = make_station("S01", lon=114.0, lat=22.5)
     tech = make_user("technician", username="tech", station=s1, skills=["digital_tv"])

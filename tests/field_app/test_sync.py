@@ -4,8 +4,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from core.extensions import db
-from dispatch import services
-from dispatch.models import OrderEvent
+from dispatch.orders import services
+from dispatch.orders.models import OrderEvent
 
 
 def _events(app, order_id, *types):

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from core.audit import AuditEvent
 from core.extensions import db
-from dispatch import services
-from dispatch.models import OrderEvent
+from dispatch.orders import services
+from dispatch.orders.models import OrderEvent
 from inventory import services as inventory
 
 

@@ -1,0 +1,1 @@
+"""The dispatcher's live map: the GeoJSON feed and the map page."""

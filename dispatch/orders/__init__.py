@@ -1,0 +1,1 @@
+"""Repair orders: intake, numbering, placement and assignment, the life cycle, CSV import, geocoding."""

@@ -1,0 +1,13 @@
+"""Dispatch's domain operations — the only code that changes repair orders.
+
+Other packages call these names (never dispatch's models or tables).
+"""
+from dispatch.orders.services.assignment import Candidate, rank_technicians, record_position, set_duty  # noqa: F401
+from dispatch.orders.services.orders import (ACTIONS, TECHNICIAN_ACTIONS, add_event,  # noqa: F401
+                                      allowed_actions, assign, check_may_see, create_order, get_order,
+                                      import_orders_csv, may_see, order_by_number, pin_location, timeline,
+                                      transition)
+from dispatch.orders.services.queries import (QUEUE_LABELS, QUEUES, customer_for, customer_history,  # noqa: F401
+                                       orders_query, queue_counts, repeat_addresses, station_board)
+from dispatch.orders.services.reference import (categories, category_by_code, category_json,  # noqa: F401
+                                         ensure_reference_data, policy_for)

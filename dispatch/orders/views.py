@@ -1,0 +1,185 @@
+"""Dispatcher and supervisor pages: the queues, taking an order, the order page, a customer's history."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from core import auth
+from core import customers as core_customers
+from core.access import allow, scope_clause
+from core.errors import DomainError, Forbidden, Invalid, NotFound
+from core.extensions import db
+from core.parse import MAX_BIGINT, ids_from, parse_id, parse_int
+from core.security import upload
+from dispatch.orders import services
+from dispatch.orders.models import ACTION_LABELS, CHANNEL_LABELS, CHANNELS, PRIORITIES
+
+bp = Blueprint("dispatch", __name__, url_prefix="/dispatch", template_folder="templates")
+
+STAFF = ("dispatcher", "supervisor", "admin")
+PAGE_SIZE = 50
+
+
+def _actor() -> Any:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _order(order_id: int):
+    order = services.get_order(order_id)
+    services.check_may_see(order, _actor())
+    return order
+
+
+def _order_page(order: Any, phone: str | None = None) -> str:
+    # a station's supervisor assigns (and sees) only their station's technicians
+    technicians = db.session.scalars(auth.users_query(role="technician")
+                                     .where(scope_clause(_actor(), auth.User.station_id))).all()
+    return render_template("orders/order.html", order=order, events=services.timeline(order),
+                           actions=services.allowed_actions(order, _actor()), locale=str(get_locale() or ""),
+                           technicians=[t for t in technicians if t.is_enabled], phone=phone,
+                           action_labels=ACTION_LABELS)
+
+
+@bp.route("/")
+@allow(*STAFF)
+def index():
+    queue = request.args.get("queue") or "open"
+    q = request.args.get("q") or ""
+    station = request.args.get("station") or None
+    if queue not in services.QUEUES:
+        queue = "open"
+    stmt = services.orders_query(_actor(), queue=queue, q=q, station=station)
+    page = db.paginate(stmt, per_page=PAGE_SIZE, error_out=False)
+    return render_template("orders/index.html", page=page, queue=queue, q=q, station=station,
+                           counts=services.queue_counts(_actor()), labels=services.QUEUE_LABELS,
+                           board=services.station_board(_actor()))
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+@allow(*STAFF)
+def new_order():
+    error = None
+    q = request.args.get("q") or ""
+    found = db.session.scalars(core_customers.search_customers(q).limit(20)).all() if q.strip() else []
+    if request.method == "POST":
+        form = request.form
+        data: dict[str, Any] = {"category": form.get("category"), "description": form.get("description"),
+                                "channel": form.get("channel") or "hotline", "priority": form.get("priority") or None,
+                                "address": form.get("address") or None}
+        if not form.get("customer_id"):
+            data["customer"] = {"name": form.get("name"), "phone": form.get("phone"), "address": form.get("address")}
+        if form.get("lat") or form.get("lon"):
+            data["lat"], data["lon"] = form.get("lat"), form.get("lon")
+        try:
+            if form.get("customer_id"):
+                data["customer_id"] = parse_id(form["customer_id"], "customer_id")
+            order = services.create_order(data, _actor(), default_channel="hotline")
+        except DomainError as err:
+            db.session.rollback()
+            error = err
+        else:
+            flash(_("Order %(number)s taken.", number=order.number), "success")
+            return redirect(url_for("dispatch.order_page", order_id=order.id))
+    selected = None
+    chosen = ids_from([request.values.get("customer_id")])  # only preselects: a bad one selects nobody
+    if chosen:
+        selected = db.session.get(core_customers.Customer, chosen[0])
+    return render_template("orders/new_order.html", error=error, q=q, found=found, selected=selected,
+                           categories=services.categories(), locale=str(get_locale() or ""),
+                           channels=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], priorities=PRIORITIES,
+                           form=request.form), (422 if error else 200)
+
+
+@bp.route("/orders/<int:order_id>")
+@allow(*STAFF)
+def order_page(order_id: int):
+    return _order_page(_order(order_id))
+
+
+def _act(order_id: int, action: Any) -> Any:
+    try:
+        action(_order(order_id))
+    except (NotFound, Forbidden):
+        raise
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message + ("" if not err.fields else " " + "; ".join(f"{k}: {v}" for k, v in err.fields.items())),
+              "error")
+        return redirect(url_for("dispatch.order_page", order_id=order_id)), 303
+    return redirect(url_for("dispatch.order_page", order_id=order_id))
+
+
+def _version() -> Any:
+    return parse_int(request.form.get("version"), "version", lo=0, hi=MAX_BIGINT)
+
+
+@bp.route("/orders/<int:order_id>/transition", methods=["POST"])
+@allow(*STAFF)
+def order_transition(order_id: int):
+    form = request.form
+    payload = {"resolution_code": form.get("resolution_code")} if form.get("action") == "resolve" else {}
+    return _act(order_id, lambda o: services.transition(o, form.get("action"), _actor(), note=form.get("note") or "",
+                                                        expected_version=_version(), **payload))
+
+
+@bp.route("/orders/<int:order_id>/assign", methods=["POST"])
+@allow(*STAFF)
+def order_assign(order_id: int):
+    form = request.form
+    tech = form.get("technician_id")
+    return _act(order_id, lambda o: services.assign(
+        o, _actor(), technician_id=parse_id(tech, "technician_id"),
+        station_code=form.get("station") or None, reason=form.get("reason") or "", expected_version=_version()))
+
+
+@bp.route("/orders/<int:order_id>/location", methods=["POST"])
+@allow(*STAFF)
+def order_location(order_id: int):
+    form = request.form
+    return _act(order_id, lambda o: services.pin_location(o, form.get("lat"), form.get("lon"), _actor(),
+                                                          expected_version=_version()))
+
+
+@bp.route("/orders/<int:order_id>/reveal", methods=["POST"])
+@allow(*STAFF)
+def reveal_phone(order_id: int):
+    """The customer's full number, for calling them; each reveal is audited."""
+    order = _order(order_id)
+    return _order_page(order, phone=core_customers.reveal_contact(order.customer, "phone"))
+
+
+@bp.route("/customers/<int:customer_id>")
+@allow(*STAFF)
+def customer_page(customer_id: int):
+    customer = services.customer_for(customer_id, _actor())
+    orders = services.customer_history(customer.id, _actor())
+    return render_template("orders/customer.html", customer=customer, orders=orders,
+                           repeats=services.repeat_addresses(orders), locale=str(get_locale() or ""))
+
+
+@bp.route("/orders/import", methods=["GET", "POST"])
+@allow(*STAFF)
+@upload(text=True)
+def import_orders():
+    """Upload a CSV of orders; nothing is imported unless every row is good."""
+    report, error = None, None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise Invalid(_("Choose a CSV file."), {"file": "required"})
+            report = services.import_orders_csv(upload.read(), _actor())
+        except DomainError as err:
+            db.session.rollback()
+            error = err
+        else:
+            if report.ok:
+                flash(_("%(n)d orders imported.", n=report.imported), "success")
+                return redirect(url_for("dispatch.index", queue="open"))
+            db.session.rollback()
+    status = 422 if error or (report and not report.ok) else 200
+    return render_template("orders/import.html", report=report, error=error), status

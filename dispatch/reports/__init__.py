@@ -1,0 +1,1 @@
+"""Callbacks, KPIs and scorecards."""
