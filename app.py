@@ -104,6 +104,7 @@ def register_jobs(app: Flask) -> None:
         ("incident_detection", deadline_jobs.incident_detection),
         ("position_retention", order_jobs.position_retention),
         ("loan_reminders", inventory_jobs.loan_reminders),
+        ("geocode_addresses", order_jobs.geocode_addresses),  # network calls: after the SLA jobs, never in a transaction
         ("push_delivery", field_jobs.deliver_push_alerts),
     ])
     # what a commit that stored alerts wakes at once (the tick above stays the safety net)

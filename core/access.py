@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import sqlalchemy as sa
-from flask import Flask, abort, g, redirect, request, url_for
+from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -60,7 +60,17 @@ def require(condition: bool, message: str = "") -> None:
         raise Forbidden(message or "You may not do that.")
 
 
+def may(endpoint: str) -> bool:
+    """May the current user use this route? Its @allow mark answers (templates: `may('bp.view')`)."""
+    roles = allowed_roles(current_app, endpoint)
+    if roles is None:
+        return endpoint in current_app.view_functions or endpoint == "static"  # public
+    return user_may(current_user, roles)
+
+
 def register_access(app: Flask) -> None:
+    app.add_template_global(may)
+
     @app.before_request
     def enforce_route_policy():
         if request.endpoint is None:

@@ -76,11 +76,9 @@ def user_edit(user_id: int | None = None):
                     auth.set_password(user, form.password.data)
                 if bool(form.is_enabled.data) != user.is_enabled:
                     auth.set_enabled(user, bool(form.is_enabled.data))
-            db.session.commit()
             flash(_("Saved."), "success")
             return redirect(url_for("admin.users"))
         except DomainError as err:
-            db.session.rollback()
             error = err
     elif request.method == "POST":
         error = DomainError(_("Please correct the marked fields."), {k: "; ".join(v) for k, v in form.errors.items()})
@@ -115,11 +113,9 @@ def station_edit(station_id: int | None = None):
                     station = stations.create_station(**fields)
                 else:
                     stations.update_station(station, **fields)
-                db.session.commit()
                 flash(_("Station %(code)s saved.", code=station.code), "success")
                 return redirect(url_for("admin.station_list"))
             except DomainError as err:
-                db.session.rollback()
                 error = err
         else:
             error = DomainError(_("Please correct the marked fields."),
@@ -200,11 +196,9 @@ def customer_edit(customer_id: int | None = None):
                 customer = customers.create_customer(**data)
             else:
                 customers.update_customer(customer, **data)
-            db.session.commit()
             flash(_("Customer %(acc)s saved.", acc=customer.account_no), "success")
             return redirect(url_for("admin.customer_list", q=customer.account_no))
         except DomainError as err:
-            db.session.rollback()
             error = err
     elif request.method == "POST":
         error = DomainError(_("Please correct the marked fields."), {k: "; ".join(v) for k, v in form.errors.items()})
@@ -223,12 +217,7 @@ def customer_import():
     try:
         report = customers.import_customers_csv(form.file.data.read(), only_good=bool(form.only_good.data))
     except DomainError as err:
-        db.session.rollback()
         return render_template("core/admin_import_report.html", report=None, error=err), 422
-    if report.imported:
-        db.session.commit()
-    else:
-        db.session.rollback()
     return render_template("core/admin_import_report.html", report=report, error=None), (200 if report.ok or report.imported else 422)
 
 

@@ -6,7 +6,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -20,6 +20,9 @@ from core import audit
 from core.db import UTCDateTime, now
 from core.errors import Conflict, Invalid
 from core.extensions import db
+
+if TYPE_CHECKING:  # for the relationships' annotations; SQLAlchemy resolves them by name
+    from core.stations import Station
 
 ROLES = ("admin", "supervisor", "dispatcher", "technician", "stockkeeper")
 ROLE_LABELS = {
@@ -52,7 +55,7 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    station = relationship("Station", foreign_keys=[station_id], lazy="joined")
+    station: Mapped[Station | None] = relationship(foreign_keys=[station_id], lazy="joined")
 
     __table_args__ = (
         sa.CheckConstraint("role IN ('admin','supervisor','dispatcher','technician','stockkeeper')",

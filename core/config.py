@@ -60,6 +60,9 @@ class Config:
     GEOCODER_SCHEME = "https"
     GEOCODER_TIMEOUT = 5
     GEOCODER_MIN_DELAY_SECONDS = 1.0
+    GEOCODER_BATCH = 10  # addresses the geocoder job looks up per tick
+    GEOCODER_MAX_ATTEMPTS = 3  # then the order waits for a dispatcher to pin it
+    GEOCODER_RETRY_SECONDS = 60  # before the second try; doubled for each further one
     GEOCODER_USER_AGENT = "restore24"
 
     # Push

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import audit, csvsafe
 from core.db import UTCDateTime, now
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid, NotFound, recovered
 from core.extensions import db
 from core.geo import check_point
 
@@ -158,6 +158,7 @@ def _clean(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
             try:
                 out["lat"], out["lon"] = check_point(lat, lon)
             except Invalid as err:
+                recovered(err)  # folded into the one refusal below
                 errors.update(err.fields)
     if errors:
         raise Invalid(str(_l("Please correct the marked fields.")), errors)
@@ -238,6 +239,7 @@ def import_customers_csv(text: str | bytes, *, only_good: bool = False) -> Impor
             data = {k: (csvsafe.plain_cell(v) if v is not None else "") for k, v in row.items() if k in CSV_COLUMNS}
             clean = _clean(data)
         except Invalid as err:
+            recovered(err)  # reported per line; with only_good the good rows are still saved
             report.errors.append((line, "; ".join(f"{k}: {v}" for k, v in err.fields.items()) or err.message))
             continue
         if clean["account_no"] in existing or clean["account_no"] in seen:
@@ -245,8 +247,8 @@ def import_customers_csv(text: str | bytes, *, only_good: bool = False) -> Impor
             continue
         seen.add(clean["account_no"])
         good.append(clean)
-    if report.errors and not only_good:
-        return report
+    if (report.errors and not only_good) or not good:
+        return report  # nothing to save, not even the audit row
     for clean in good:
         db.session.add(Customer(**clean))
     db.session.flush()

@@ -1,14 +1,21 @@
 """Engine set-up per dialect, and the one commit at the edge of each request."""
 from __future__ import annotations
 
-from flask import Flask
+import logging
+from typing import Callable
+
+from flask import Flask, before_render_template
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction
 from werkzeug.routing import IntegerConverter
 
-from core.errors import json_error, wants_json
+from core.errors import json_error, request_refused, wants_json
 from core.extensions import db
+
+log = logging.getLogger(__name__)
+_AFTER_COMMIT = "after_commit"  # session.info key: [(transaction, callback), ...]
 
 
 def _is_sqlite(dbapi_conn) -> bool:
@@ -38,6 +45,43 @@ def _sqlite_begin(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed (a file written to disk).
+
+    Registered inside a savepoint, it goes with the savepoint if that rolls back; a rolled
+    back or failed transaction runs none. A callback that fails is logged: the data is saved.
+    """
+    session = db.session()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_AFTER_COMMIT, []).append((transaction, callback))
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released (SQLAlchemy 2.1 calls this hook for those too): not yet committed
+    for _transaction, callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # noqa: BLE001  (committed is committed; say what is missing)
+            log.exception("after-commit step failed")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_AFTER_COMMIT)
+    if pending:
+        session.info[_AFTER_COMMIT] = [(t, c) for t, c in pending if not _within(t, previous_transaction)]
+
+
 def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
 
@@ -53,10 +97,22 @@ class DatabaseInt(IntegerConverter):
 def register(app: Flask) -> None:
     app.url_map.converters["int"] = DatabaseInt
 
+    @before_render_template.connect_via(app)
+    def _refused_shows_saved_state(_sender, **_extra) -> None:
+        """A page rendered after a caught refusal shows what is saved, not the half change."""
+        if request_refused():
+            db.session.rollback()
+
     @app.after_request
     def commit_request(response):
-        """Services never commit; the request does, once, when it went well."""
-        if response.status_code >= 400:  # a refusal changes nothing (login attempts commit themselves)
+        """Services never commit; the request does, once, when it went well.
+
+        A refusal changes nothing: an error status, or a DomainError made during the request
+        (core.errors) even if a view caught it and answered 2xx/3xx. Login attempts are the one
+        deliberate exception: the login views commit them before refusing, so they count.
+        Files waiting for the commit (`after_commit`) are written only once it has succeeded.
+        """
+        if response.status_code >= 400 or request_refused():
             db.session.rollback()
             return response
         try:

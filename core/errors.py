@@ -1,9 +1,10 @@
 """Domain errors raised by services, and the one place they become HTTP answers."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, has_request_context, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from core.extensions import db
@@ -12,7 +13,15 @@ API_PREFIXES = ("/api/", "/open311/", "/field/push/", "/field/sync")
 
 
 class DomainError(Exception):
-    """A refusal a user can understand; the request changes nothing."""
+    """A refusal a user can understand; the request changes nothing.
+
+    Raised inside a request, it marks the request as refused: the request's commit becomes a
+    rollback whatever its status (core.database.commit_request), so a view that catches it and
+    redirects cannot save half a change. One made while handling another takes its place (a
+    conversion). Code that handles one itself and carries on (a parse fallback, a per-row import
+    report, a savepoint per sync item) says so with `recovered(err)`. Login refusals are the
+    deliberate exception: the login views commit the attempt row before answering.
+    """
 
     status = 422
     code = "invalid"
@@ -26,6 +35,24 @@ class DomainError(Exception):
             self.code = code
         if status:
             self.status = status
+        if has_request_context():
+            handled = sys.exc_info()[1]
+            refusals = g.setdefault("refusals", [])
+            if isinstance(handled, DomainError):  # made while handling another: it takes that one's place
+                refusals[:] = [e for e in refusals if e is not handled]
+            refusals.append(self)
+
+
+def recovered(err: DomainError) -> None:
+    """This refusal was handled where it was caught; it no longer stops the request's commit."""
+    if has_request_context():
+        g.refusals = [e for e in g.get("refusals", []) if e is not err]
+
+
+def request_refused() -> bool:
+    """Was a DomainError made in this request and not recovered? Then nothing it did is saved."""
+    # only those raised: parse helpers build their refusal before they know they need it
+    return has_request_context() and any(e.__traceback__ is not None for e in g.get("refusals", ()))
 
 
 class Invalid(DomainError):

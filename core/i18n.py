@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_datetime
+from flask_babel import LazyString, format_datetime
 from flask_login import current_user
 
 
@@ -28,6 +29,15 @@ def current_language() -> str:
         if locale is not None and code.split("_")[0] == locale.language:
             return code
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def lazy_name(pick: Callable[[str], str]) -> LazyString:
+    """A name stored in each language (e.g. `Category.label`), picked when the text is rendered.
+
+    Pass it as a variable of a lazy string: an alert renders in its recipient's language
+    (core.outbox.enqueue), so a name picked at creation would follow the request's instead.
+    """
+    return LazyString(lambda: pick(current_language()))
 
 
 def select_timezone() -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import sqlalchemy as sa
 from flask import current_app
@@ -26,6 +26,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import UTCDateTime, now
 from core.extensions import db
+
+if TYPE_CHECKING:
+    from flask_babel import LazyString
+
+    from core.auth import User
 
 URGENCIES = ("very-low", "low", "normal", "high")
 NOTIFY_CHANNEL = "restore24_outbox"  # PostgreSQL LISTEN/NOTIFY channel of committed alerts
@@ -75,8 +80,9 @@ class Notification(db.Model):
         return data
 
 
-def enqueue(kind: str, recipient: Any, *, cause: str, title: Any, body: Any = "", url: str = "/",
-            order_id: int | None = None, urgency: str = "normal", topic: str | None = None) -> Notification | None:
+def enqueue(kind: str, recipient: User, *, cause: str, title: str | LazyString, body: str | LazyString = "",
+            url: str = "/", order_id: int | None = None, urgency: str = "normal",
+            topic: str | None = None) -> Notification | None:
     """Store an alert for one user, once. Returns None if this (cause, recipient) exists already.
 
     `title` and `body` may be lazy strings; they are rendered in the recipient's language.

@@ -27,7 +27,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from core.errors import Invalid
+from core.errors import Invalid, recovered
 
 MAX_ID = 2**31 - 1  # PostgreSQL integer; SQLite's 2**63 - 1 is larger
 MAX_BIGINT = 2**63 - 1
@@ -109,7 +109,8 @@ def ids_from(values: Any) -> list[int]:
     for raw in values or ():
         try:
             value = parse_id(raw, "id")
-        except Invalid:
+        except Invalid as err:
+            recovered(err)
             continue
         if value is not None:
             out.append(value)
@@ -148,7 +149,8 @@ def to_float(raw: Any, *, lo: float, hi: float) -> float | None:
     """parse_float for callers that only need "a number in range, or not": None when it is not."""
     try:
         return parse_float(raw, "value", lo=lo, hi=hi)
-    except Invalid:
+    except Invalid as err:
+        recovered(err)
         return None
 
 

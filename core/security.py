@@ -108,8 +108,8 @@ def refuse_bad_text() -> None:
 
     PostgreSQL text holds no NUL and neither database stores a lone surrogate (a JSON "\\ud800"):
     both are refused anywhere — the address, headers, a JSON body, a form, an uploaded text file.
-    A JSON body may nest at most MAX_JSON_DEPTH levels. Form values cannot hold surrogates
-    (werkzeug keeps undecodable bytes percent-encoded) but are checked all the same.
+    A JSON body must parse (no NaN, no 1e400) and nest at most MAX_JSON_DEPTH levels. Form values
+    cannot hold surrogates (werkzeug keeps undecodable bytes percent-encoded) but are checked all the same.
     """
     if len(request.query_string) > MAX_QUERY_BYTES:
         abort(414, _("The address is too long."))
@@ -124,7 +124,10 @@ def refuse_bad_text() -> None:
         raw = request.get_data(cache=True)
         if json_too_deep(raw):
             _refuse("deep", "body")
-        problem = bad_text(request.get_json(silent=True))
+        body = request.get_json(silent=True)
+        if body is None and raw.strip():  # what no view can read is refused here, whatever it hides
+            abort(400, _("The body is not valid JSON."))
+        problem = bad_text(body)
         if problem:
             _refuse(problem, "body")
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import audit
 from core.db import UTCDateTime, now
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid, NotFound, recovered
 from core.extensions import db
 from core.geo import Placement, StationLocator, StationSite, check_point, parse_coverage, to_geojson
 
@@ -104,11 +104,13 @@ def _validated(fields: dict[str, Any]) -> dict[str, Any]:
         try:
             out["lat"], out["lon"] = check_point(fields.get("lat"), fields.get("lon"))
         except Invalid as err:
+            recovered(err)  # folded into the one refusal below
             errors.update(err.fields)
     if "coverage" in fields:
         try:
             out["coverage"] = to_geojson(parse_coverage(fields["coverage"]))
         except Invalid as err:
+            recovered(err)
             errors["coverage"] = err.message
     if errors:
         raise Invalid(str(_l("Please correct the marked fields.")), errors)

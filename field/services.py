@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask_babel import gettext as _
 
 from core import audit, outbox
+from core.auth import User
 from core.errors import Conflict, Invalid
 from core.extensions import db
 from field.models import PushSubscription
@@ -47,7 +48,7 @@ def check_endpoint(endpoint: Any) -> str:
     return origin
 
 
-def subscribe(user: Any, data: dict[str, Any], user_agent: str = "") -> PushSubscription:
+def subscribe(user: User, data: dict[str, Any], user_agent: str = "") -> PushSubscription:
     """Store a browser's PushSubscription.toJSON() for a user (again: updates it).
 
     The endpoint's origin must be an allowed push service; p256dh must be an uncompressed
@@ -87,7 +88,7 @@ def subscribe(user: Any, data: dict[str, Any], user_agent: str = "") -> PushSubs
     return sub
 
 
-def unsubscribe(user: Any, endpoint: Any) -> bool:
+def unsubscribe(user: User, endpoint: Any) -> bool:
     """Forget one of the user's devices; False if it was not stored for them."""
     if not isinstance(endpoint, str) or not endpoint:
         raise Invalid(_("The subscription needs an endpoint URL."), {"endpoint": "required"})
@@ -101,7 +102,7 @@ def unsubscribe(user: Any, endpoint: Any) -> bool:
     return True
 
 
-def forget_device(user: Any, subscription_id: Any) -> bool:
+def forget_device(user: User, subscription_id: Any) -> bool:
     """At logout: forget the device the user subscribed from in this session, so that the next
     person to log in on it may take it; False if it is not (or no longer) theirs."""
     if not isinstance(subscription_id, int):
@@ -121,6 +122,6 @@ def devices(user_id: int) -> list[PushSubscription]:
                                    .order_by(PushSubscription.id)))
 
 
-def mark_read(user: Any, ids: list[int] | None = None) -> int:
+def mark_read(user: User, ids: list[int] | None = None) -> int:
     """Mark some (or all) of the user's alerts read; returns how many changed."""
     return outbox.mark_read(user.id, ids)

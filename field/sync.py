@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from core.auth import User
-from core.errors import Conflict, DomainError, Invalid
+from core.errors import Conflict, DomainError, Invalid, recovered
 from core.extensions import db
 from core.idempotency import MAX_KEY_LENGTH, IdempotencyRecord
 from core.parse import MAX_BIGINT, parse_datetime, parse_int
@@ -42,7 +42,8 @@ def _when(item: dict[str, Any]) -> datetime:
     for text in (raw, raw.strip() + "+00:00"):  # a time without offset is UTC
         try:
             return parse_datetime(text, "at") or _UNDATED
-        except Invalid:
+        except Invalid as err:
+            recovered(err)
             continue
     return _UNDATED
 
@@ -142,8 +143,10 @@ def replay(user: User, items: Any) -> list[dict[str, Any]]:
         except Conflict as err:
             if err.code == "stale":  # the whole session was rolled back: the caller must retry the batch
                 raise
+            recovered(err)  # the savepoint took this item back; the batch and its outcomes are saved
             result.update(status=409, outcome="conflict", code=err.code, message=err.message)
         except DomainError as err:
+            recovered(err)
             result.update(status=err.status, outcome="conflict" if err.status in (403, 404) else "invalid",
                           code=err.code, message=err.message, fields=err.fields or {})
         record.status, record.response_status, record.response_body = "done", result["status"], json.dumps(result)

@@ -15,6 +15,7 @@ from core import outbox
 from core.access import allow, allow_any_user, public
 from core.apiutil import json_body
 from core.customers import mask_phone, reveal_contact
+from core.database import after_commit
 from core.errors import Conflict, DomainError, Invalid
 from core.extensions import db
 from core.parse import ids_from, to_float
@@ -161,6 +162,13 @@ def _photo_dir(order_id: int) -> Path:
     return Path(current_app.instance_path) / "field_photos" / str(order_id)
 
 
+def _write_photos(folder: Path, named: list[tuple[str, bytes]]) -> None:
+    """After the commit: a resolve that was not saved leaves no files behind."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in named:
+        (folder / name).write_bytes(data)
+
+
 @bp.route("/jobs/<int:order_id>/resolve", methods=["GET", "POST"])
 @allow("technician")
 @upload(text=False)  # photos
@@ -184,14 +192,10 @@ def resolve(order_id: int):
                 dispatch.transition(order, "resolve", current_user, note=form.get("note", "").strip(),
                                     lat=lat, lon=lon, **extra)
                 if photos:
-                    folder = _photo_dir(order.id)
-                    folder.mkdir(parents=True, exist_ok=True)
-                    names = []
-                    for data, ext in photos:
-                        name = f"{secrets.token_hex(8)}.{ext}"
-                        (folder / name).write_bytes(data)
-                        names.append(name)
-                    dispatch.add_event(order, "note", current_user, _("%(n)d photos", n=len(names)), photos=names)
+                    named = [(f"{secrets.token_hex(8)}.{ext}", data) for data, ext in photos]
+                    dispatch.add_event(order, "note", current_user, _("%(n)d photos", n=len(named)),
+                                       photos=[name for name, _data in named])
+                    after_commit(lambda folder=_photo_dir(order.id), named=named: _write_photos(folder, named))
         except DomainError as err:
             return render_template("field/resolve.html", order=order, stock=stock, form=form, lines=lines,
                                    error=err, on_duty=sync.on_duty(current_user)), err.status

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -13,6 +14,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import UTCDateTime, now
 from core.extensions import db
+
+if TYPE_CHECKING:  # for the relationships' annotations; SQLAlchemy resolves them by name
+    from core.auth import User
+    from core.customers import Customer
+    from core.stations import Station
 
 CATEGORIES = ("set_top_box", "smart_card", "modem", "optical_terminal", "cable", "connector", "splitter",
               "amplifier", "power_supply", "remote")
@@ -80,8 +86,8 @@ class Location(db.Model):
     station_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stations.id"), index=True)
     technician_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), unique=True)
 
-    station = relationship("Station", lazy="joined")
-    technician = relationship("User", lazy="joined")
+    station: Mapped[Station | None] = relationship(lazy="joined")
+    technician: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (
         sa.CheckConstraint(f"kind IN ({_in(LOCATION_KINDS)})", name="kind_known"),
@@ -140,7 +146,7 @@ class SerialUnit(db.Model):
 
     item: Mapped[Item] = relationship(lazy="joined")
     location: Mapped[Location] = relationship(lazy="joined")
-    customer = relationship("Customer")
+    customer: Mapped[Customer | None] = relationship()
 
     __table_args__ = (sa.CheckConstraint(f"status IN ({_in(UNIT_STATUSES)})", name="status_known"),)
 
@@ -171,8 +177,8 @@ class StockMove(db.Model):
     serial_unit: Mapped[SerialUnit | None] = relationship(lazy="joined")
     from_location: Mapped[Location | None] = relationship(foreign_keys=[from_location_id], lazy="joined")
     to_location: Mapped[Location | None] = relationship(foreign_keys=[to_location_id], lazy="joined")
-    actor = relationship("User", lazy="joined")
-    customer = relationship("Customer")
+    actor: Mapped[User | None] = relationship(lazy="joined")
+    customer: Mapped[Customer | None] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint(f"type IN ({_in(MOVE_TYPES)})", name="type_known"),
@@ -209,8 +215,8 @@ class Loan(db.Model):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit: Mapped[SerialUnit] = relationship(lazy="joined")
-    customer = relationship("Customer", lazy="joined")
-    station = relationship("Station", lazy="joined")
+    customer: Mapped[Customer] = relationship(lazy="joined")
+    station: Mapped[Station | None] = relationship(lazy="joined")
 
     __table_args__ = (
         sa.CheckConstraint("due_at >= lent_at", name="due_after_lent"),

@@ -116,7 +116,6 @@ def move_form():
             return redirect(url_for("inventory.move_form", type=move_type, to=form.get("to") or None,
                                     **{"from": form.get("from") or None}))
         except DomainError as err:
-            db.session.rollback()
             error = err
     return render_template("inventory/move.html", move_type=move_type, types=PAGE_MOVES, labels=MOVE_LABELS,
                            items=services.all_items(), places=_my_places(), error=error,
@@ -153,7 +152,6 @@ def count():
             result = services.cycle_count(location.code, counts, request.form.get("reason") or "", current_user)
             flash(_("Count saved: %(n)d adjustments.", n=len(result)), "success")
         except DomainError as err:
-            db.session.rollback()
             error = err
     items = [i for i in services.all_items() if not i.is_serialized]
     levels = {i.id: services.level_of(location, i) for i in items} if location else {}
@@ -172,7 +170,6 @@ def count_import():
             raise Invalid(_("Choose a CSV file to import."), {"file": "required"})
         moves = services.import_counts_csv(upload.read(), request.form.get("reason") or "", current_user)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("inventory.count"))
     flash(_("Count saved: %(n)d adjustments.", n=len(moves)), "success")
@@ -200,7 +197,6 @@ def item_save():
                                   reorder_qty=f.get("reorder_qty") or 0,
                                   van_reorder_point=f.get("van_reorder_point") or 0, actor=current_user)
     except DomainError as err:
-        db.session.rollback()
         page = db.paginate(services.items_query(), per_page=100, error_out=False)
         return render_template("inventory/items.html", page=page, q="", category="", categories=CATEGORY_LABELS,
                                may_edit=True, error=err, form=f), err.status
@@ -226,7 +222,6 @@ def items_import():
     try:
         n = services.import_items_csv(upload.read(), current_user)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("inventory.items"))
     flash(_("%(n)d items imported.", n=n), "success")
@@ -273,7 +268,6 @@ def loan_create():
         loan = services.lend_loaner(parse_id(f.get("order"), "order"), customer.id,
                                     f.get("serial") or "", current_user)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("inventory.loans"))
     flash(_("Loaner %(serial)s lent to %(acc)s.", serial=loan.unit.serial, acc=customer.account_no), "success")
@@ -287,7 +281,6 @@ def loan_return(loan_id: int):
     try:
         services.return_loaner(loan.unit.serial, current_user, target=request.form.get("to") or None)
     except DomainError as err:
-        db.session.rollback()
         flash(err.message, "error")
         return redirect(url_for("inventory.loans"))
     flash(_("Loaner %(serial)s is back.", serial=loan.unit.serial), "success")

@@ -6,6 +6,7 @@ table, in dispatch/orders/models.py.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,6 +14,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import UTCDateTime, now
 from core.extensions import db
 from dispatch.orders.models import SERVICE_LINES, RepairOrder, _in
+
+if TYPE_CHECKING:  # for the relationships' annotations; SQLAlchemy resolves them by name
+    from core.auth import User
+    from core.stations import Station
 
 ALERT_KINDS = ("warning", "escalation")
 INCIDENT_STATUSES = ("open", "resolved")
@@ -43,7 +48,7 @@ class SlaAlert(db.Model):
     ack_note: Mapped[str] = mapped_column(sa.String(500), default="")
 
     order: Mapped[RepairOrder] = relationship(lazy="joined")
-    acknowledged_by = relationship("User", lazy="joined")
+    acknowledged_by: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (
         sa.UniqueConstraint("order_id", "kind", "level", "cycle"),
@@ -81,8 +86,8 @@ class Incident(db.Model):
     resolved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     resolution_note: Mapped[str] = mapped_column(sa.String(500), default="")
 
-    station = relationship("Station", lazy="joined")
-    resolved_by = relationship("User", lazy="joined")
+    station: Mapped[Station | None] = relationship(lazy="joined")
+    resolved_by: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (
         sa.CheckConstraint(_in("service_line", SERVICE_LINES), name="service_line_known"),

@@ -2,6 +2,8 @@
 
 Geocoding is a convenience, never a dependency: when the service is down, slow or finds
 nothing, `geocode` returns None and the order waits for a dispatcher to pin it.
+It is network I/O, so it never runs inside a database transaction: intake queues the order
+and the geocoder job (jobs.geocode_addresses) calls `geocode` with no transaction open.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from flask import current_app
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
 
-from core.errors import Invalid
+from core.errors import Invalid, recovered
 from core.geo import check_point
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,10 @@ def _geocoder() -> Nominatim:
     cfg = current_app.config
     return Nominatim(user_agent=cfg["GEOCODER_USER_AGENT"], domain=cfg["GEOCODER_DOMAIN"],
                      scheme=cfg["GEOCODER_SCHEME"], timeout=cfg["GEOCODER_TIMEOUT"])
+
+
+def is_configured() -> bool:
+    return bool(current_app.config.get("GEOCODER_DOMAIN"))
 
 
 def geocode(address: str, *, ref: str = "an address") -> tuple[float, float] | None:
@@ -50,5 +56,6 @@ def geocode(address: str, *, ref: str = "an address") -> tuple[float, float] | N
         return None
     try:
         return check_point(location.latitude, location.longitude)
-    except Invalid:
+    except Invalid as err:
+        recovered(err)  # a geocoder's odd answer is no answer, not a refusal of the request
         return None

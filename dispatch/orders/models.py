@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -11,6 +11,11 @@ from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from core.db import UTCDateTime, now, seconds_between
 from core.extensions import db
+
+if TYPE_CHECKING:  # for the relationships' annotations; SQLAlchemy resolves them by name
+    from core.auth import User
+    from core.customers import Customer
+    from core.stations import Station
 
 KINDS = ("fault", "installation", "relocation", "complaint_visit")
 KIND_LABELS = {"fault": _l("Fault"), "installation": _l("Installation"), "relocation": _l("Relocation"),
@@ -125,6 +130,9 @@ class RepairOrder(db.Model):
     lat: Mapped[float | None]
     lon: Mapped[float | None]
     needs_location: Mapped[bool] = mapped_column(default=False)
+    # the geocoder job's queue: when it tries the address next (None: nothing to try) and how often it has
+    geocode_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    geocode_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     station_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stations.id"), index=True)
     placement_reason: Mapped[str] = mapped_column(sa.String(120), default="")
     technician_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
@@ -152,10 +160,10 @@ class RepairOrder(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     version: Mapped[int] = mapped_column(default=1)
 
-    customer = relationship("Customer", lazy="joined")
+    customer: Mapped[Customer] = relationship(lazy="joined")
     category: Mapped[Category] = relationship(lazy="joined")
-    station = relationship("Station", lazy="joined")
-    technician = relationship("User", lazy="joined")
+    station: Mapped[Station | None] = relationship(lazy="joined")
+    technician: Mapped[User | None] = relationship(lazy="joined")
     events: WriteOnlyMapped[OrderEvent] = relationship(back_populates="order", order_by="OrderEvent.id",
                                                        passive_deletes=True)
 
@@ -337,7 +345,7 @@ class OrderEvent(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
     order: Mapped[RepairOrder] = relationship(back_populates="events")
-    actor = relationship("User", lazy="joined")
+    actor: Mapped[User | None] = relationship(lazy="joined")
 
     __table_args__ = (
         sa.CheckConstraint(_in("type", EVENT_TYPES), name="type_known"),

@@ -79,7 +79,6 @@ def new_order():
                 data["customer_id"] = parse_id(form["customer_id"], "customer_id")
             order = services.create_order(data, _actor(), default_channel="hotline")
         except DomainError as err:
-            db.session.rollback()
             error = err
         else:
             flash(_("Order %(number)s taken.", number=order.number), "success")
@@ -106,7 +105,6 @@ def _act(order_id: int, action: Any) -> Any:
     except (NotFound, Forbidden):
         raise
     except DomainError as err:
-        db.session.rollback()
         flash(err.message + ("" if not err.fields else " " + "; ".join(f"{k}: {v}" for k, v in err.fields.items())),
               "error")
         return redirect(url_for("dispatch.order_page", order_id=order_id)), 303
@@ -174,12 +172,10 @@ def import_orders():
                 raise Invalid(_("Choose a CSV file."), {"file": "required"})
             report = services.import_orders_csv(upload.read(), _actor())
         except DomainError as err:
-            db.session.rollback()
             error = err
         else:
             if report.ok:
                 flash(_("%(n)d orders imported.", n=report.imported), "success")
                 return redirect(url_for("dispatch.index", queue="open"))
-            db.session.rollback()
     status = 422 if error or (report and not report.ok) else 200
     return render_template("orders/import.html", report=report, error=error), status

@@ -131,7 +131,6 @@ def callback_link(order_id: int):
     try:
         url = external_url("reports.feedback", token=token)  # the configured host, never the request's
     except NoPublicAddress as err:
-        db.session.rollback()  # no link issued
         flash(err.message, "error")
         return redirect(url_for("reports.callback_queue"))
     flash(_("Survey link for %(number)s (send it to the customer; it works once): %(url)s",
@@ -153,12 +152,10 @@ def feedback(token: str):
             except DomainError as err:
                 if err.status != 422:
                     raise
-                db.session.rollback()
                 error = err
             else:
                 return render_template("reports/callback_feedback.html", done=True)
         return render_template("reports/callback_feedback.html", cb=cb, error=error, questions=QUESTIONS,
                                question_labels=QUESTION_LABELS, form=request.form), 422 if error else 200
     except DomainError as err:
-        db.session.rollback()
         return render_template("reports/callback_feedback.html", gone=err), err.status

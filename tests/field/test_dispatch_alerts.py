@@ -41,3 +41,37 @@ def test_the_assigned_technician_gets_the_new_job_on_the_phone(app, make_station
     assert msg.headers["topic"] == f"order-{order_id}" and msg.headers["urgency"] == "high"
     text = str(msg.payload)
     assert "13800001234" not in text and "Customer" not in text  # nothing about the customer but the area
+
+
+def test_a_chinese_technician_gets_the_new_job_in_chinese_from_an_english_request(
+        app, make_station, make_user, make_customer, push_service, subscribe):
+    """The alert speaks the recipient's language — title and category name — not the request's."""
+    import sqlalchemy as sa
+
+    from core.outbox import Notification
+    from dispatch.orders import services
+
+    station = make_station("S01", lon=114.0, lat=22.5)
+    tech = make_user("technician", station=station, skills=["digital_tv", "cable_tv", "broadband"], locale="zh_CN")
+    dispatcher = make_user("dispatcher", locale="en")
+    customer = make_customer(lat=22.505, lon=114.005)
+    phone = push_service.subscribe()
+    subscribe(tech, phone)
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        services.ensure_reference_data()
+        services.set_duty(get_user(tech.id), on_duty=True, shift="day")
+        order = services.create_order({"customer_id": customer.id, "category": "DTV-MOSAIC",
+                                       "description": "Picture breaks up", "channel": "hotline"},
+                                      get_user(dispatcher.id))
+        db.session.commit()
+        number = order.number
+        note = db.session.scalar(sa.select(Notification).where(Notification.recipient_id == tech.id))
+        title, body = note.title, note.body
+    with app.app_context():  # delivery is a job's work, after the request
+        stats = push.deliver_due()
+
+    assert title == f"新工单 {number}", title
+    assert "数字电视马赛克/画面卡顿" in body and "Mosaic" not in body, body
+    assert stats.get("sent") == 1
+    [msg] = push_service.received(phone)
+    assert msg.payload["title"] == title and msg.payload["body"] == body

@@ -181,3 +181,32 @@ def test_pages_in_chinese(app, client, login, shop):
     assert "我的工单" in page and "My jobs" not in page
     job = client.get(f"/field/jobs/{shop.order_id}").get_data(as_text=True)
     assert "接受" in job and "时间线" in job
+
+
+def test_photos_are_written_only_once_the_resolve_is_committed(app, client, login, shop, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm import Session
+
+    _to_site(app, shop)
+    login(shop.tech)
+    folder = Path(app.instance_path) / "field_photos" / str(shop.order_id)
+    shutil.rmtree(folder, ignore_errors=True)  # order ids repeat across tests; the instance folder stays
+    png = b"\x89PNG\r\n\x1a\n" + b"\1" * 64
+    form = {"resolution_code": "FIXED", "photos": [(io.BytesIO(png), "a.png")]}
+
+    def conflicting_commit(self):
+        raise IntegrityError("COMMIT", {}, Exception("a conflicting change won"))
+    with monkeypatch.context() as m:
+        m.setattr(Session, "commit", conflicting_commit)
+        resp = client.post(f"/field/jobs/{shop.order_id}/resolve", data=form, content_type="multipart/form-data")
+    assert resp.status_code == 409
+    assert _order(app, shop.order_id)[0] == "on_site"
+    assert not folder.exists() or not any(folder.iterdir())  # a failed commit leaves no file behind
+
+    form["photos"] = [(io.BytesIO(png), "a.png")]
+    resp = client.post(f"/field/jobs/{shop.order_id}/resolve", data=form, content_type="multipart/form-data")
+    assert resp.status_code == 302
+    assert [p.read_bytes() for p in folder.iterdir()] == [png]

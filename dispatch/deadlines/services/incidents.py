@@ -25,7 +25,7 @@ from core import audit, outbox
 from core.auth import User
 from core.access import in_scope
 from core.db import now
-from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound, recovered
 from core.extensions import db
 from core.geo import EARTH_RADIUS_M, haversine_m
 from core.parse import is_id, parse_int
@@ -72,6 +72,7 @@ def update_settings(data: dict[str, Any], actor: User) -> IncidentSettings:
         try:
             value = parse_int(data.get(name), name, lo=low, hi=high)
         except Invalid as err:
+            recovered(err)  # folded into the one refusal below
             errors[name] = str(_l("between %(low)d and %(high)d", low=low, high=high)) \
                 if err.fields.get(name) == "out_of_range" else str(_l("a whole number"))
             continue

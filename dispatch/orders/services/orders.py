@@ -22,9 +22,10 @@ from core import audit, customers, outbox
 from core.access import in_scope
 from core.auth import User
 from core.db import now
-from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, recovered
 from core.extensions import db
 from core.geo import check_point
+from core.i18n import lazy_name
 from core.parse import is_id, parse_datetime, to_float
 from core.stations import Station, get_station, station_by_code
 from dispatch.orders import geocoding
@@ -123,7 +124,7 @@ def _notify_assigned(order: RepairOrder, event: OrderEvent) -> None:
     db.session.flush()  # the event's id names the alert, so a retry cannot send it twice
     _notify("order_assigned", order.technician_id, order, f"assigned:{event.id}",
             _l("New job %(number)s", number=order.number),
-            _l("%(category)s — %(area)s", category=order.category.name, area=order_area(order)),
+            _l("%(category)s — %(area)s", category=lazy_name(order.category.label), area=order_area(order)),
             urgency="high" if order.kind == "fault" else "normal")
 
 
@@ -232,6 +233,7 @@ def _validated_intake(data: dict[str, Any], default_channel: str) -> dict[str, A
         try:
             out["point"] = check_point(lat, lon)
         except Invalid as err:
+            recovered(err)  # folded into the one refusal below
             errors.update(err.fields)
     out["reported_at"] = now()
     if data.get("reported_at") not in (None, ""):
@@ -243,6 +245,7 @@ def _validated_intake(data: dict[str, Any], default_channel: str) -> dict[str, A
                 errors["reported_at"] = str(_l("at most 30 days back"))
             out["reported_at"] = min(reported, now())
         except Invalid as err:
+            recovered(err)  # folded into the one refusal below
             errors.update(err.fields)
     if errors:
         raise Invalid(str(_l("Please correct the marked fields.")), errors)
@@ -274,8 +277,11 @@ def _customer_for(clean: dict[str, Any]) -> customers.Customer:
 def create_order(data: dict[str, Any], actor: User | None = None, *, default_channel: str = "api") -> RepairOrder:
     """Take a repair order from any channel, place it at a station and assign it where possible.
 
-    The point is the one given, else the customer's, else the address geocoded; when none is
-    found the order is kept with `needs_location` and waits for a dispatcher to pin it.
+    The point is the one given, else the customer's. Otherwise the order is kept with
+    `needs_location`: when it has an address and a geocoder is set up, `geocode_after` queues it
+    for the geocoder job (jobs.geocode_addresses), which looks the address up with no transaction
+    open and then places and assigns it — no network call ever runs inside this transaction
+    (on SQLite it holds the write lock). Until then a dispatcher may pin it.
     Bad input raises Invalid/NotFound before anything is written.
     """
     clean = _validated_intake(data, default_channel)
@@ -293,9 +299,7 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
     at_home = address.strip().lower() == (customer.address or "").strip().lower()
     point = clean["point"] or ((customer.lat, customer.lon) if customer.has_point and at_home else None)
     located_by = "given" if clean["point"] else ("customer" if point else None)
-    if point is None and address:
-        point = geocoding.geocode(address, ref=f"a new order of customer {customer.id}")
-        located_by = "geocoded" if point else None
+    geocode_after = now() if point is None and address.strip() and geocoding.is_configured() else None
     policy = policy_for(category.kind, customer.segment)
     reported = clean["reported_at"]
     deadline = reported + timedelta(hours=policy.restore_hours)
@@ -303,7 +307,8 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
     order = RepairOrder(customer_id=customer.id, kind=category.kind, category_id=category.id,
                         priority=clean["priority"], channel=clean["channel"], description=clean["description"],
                         address=address, lat=point[0] if point else None, lon=point[1] if point else None,
-                        needs_location=point is None, status="new", reported_at=reported, deadline_at=deadline,
+                        needs_location=point is None, geocode_after=geocode_after, status="new",
+                        reported_at=reported, deadline_at=deadline,
                         warn_at=deadline - timedelta(hours=policy.warning_lead_hours), weight=weight,
                         created_at=now(), updated_at=now(), candidates=[], resolution={})
     order.category = category
@@ -323,7 +328,10 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
                 raise Conflict(str(_l("Could not number the order; try again."))) from None
     add_event(order, "created", actor, at=reported if reported < now() else None, to_status="new",
               channel=order.channel, located_by=located_by, sla_hours=policy.restore_hours)
-    if order.needs_location:
+    if order.geocode_after is not None:
+        add_event(order, "note", actor, str(_l("Waiting for the geocoder to find the address; "
+                                                 "a dispatcher may pin it meanwhile.")))
+    elif order.needs_location:
         add_event(order, "note", actor, str(_l("No location found; waiting for a dispatcher to pin it.")))
     elif placed is None:
         add_event(order, "note", actor, str(_l("No stations are set up; the order waits.")))
@@ -394,11 +402,59 @@ def pin_location(order: RepairOrder, lat: Any, lon: Any, actor: User, *, expecte
         raise Conflict(str(_l("This order has a location already.")))
     order.lat, order.lon = check_point(lat, lon)
     order.needs_location = False
+    order.geocode_after = None  # the geocoder job has nothing left to do
     add_event(order, "located", actor, lat=order.lat, lon=order.lon)
     _place_and_assign(order, actor)
     audit.record("order.locate", "repair_order", order.id, actor=actor)
     db.session.flush()
     return order
+
+
+# --------------------------------------------------------------------------- the geocoder job
+
+def awaiting_geocoder(limit: int = 10) -> list[tuple[int, str, int]]:
+    """(order id, address, customer id) of the orders whose address the geocoder job looks up now."""
+    rows = db.session.execute(
+        sa.select(RepairOrder.id, RepairOrder.address, RepairOrder.customer_id)
+        .where(RepairOrder.geocode_after <= now(), RepairOrder.needs_location.is_(True),
+               RepairOrder.status == "new")
+        .order_by(RepairOrder.geocode_after, RepairOrder.id).limit(limit))
+    return [(row.id, row.address, row.customer_id) for row in rows]
+
+
+def record_geocode(order_id: int, address: str, point: tuple[float, float] | None) -> str:
+    """The geocoder's answer for a queued order, in a short transaction of its own (the lookup ran
+    before it): "located" (placed and assigned, as pinning does), "retry" (tried again later,
+    GEOCODER_RETRY_SECONDS doubling), "gave_up" (after GEOCODER_MAX_ATTEMPTS: a dispatcher pins
+    it) or "skipped" (pinned, cancelled or changed while the geocoder answered)."""
+    order = db.session.get(RepairOrder, order_id)
+    if (order is None or order.geocode_after is None or not order.needs_location or order.status != "new"
+            or order.address != address):
+        return "skipped"
+    attempts = order.geocode_attempts + 1
+    if point is not None:
+        order.lat, order.lon = point
+        order.needs_location, order.geocode_after, order.geocode_attempts = False, None, attempts
+        add_event(order, "located", None, str(_l("Located by the geocoder.")), lat=order.lat, lon=order.lon,
+                  located_by="geocoder")
+        _place_and_assign(order, None)
+        incidents.link_to_open_incident(order)  # as at intake: a located fault near an open incident joins it
+        audit.record("order.locate", "repair_order", order.id, located_by="geocoder")
+        db.session.flush()
+        return "located"
+    cfg = current_app.config
+    if attempts >= int(cfg.get("GEOCODER_MAX_ATTEMPTS", 3)):
+        after, outcome = None, "gave_up"
+        add_event(order, "note", None, str(_l("The geocoder found no location for the address after %(n)d tries; "
+                                              "waiting for a dispatcher to pin it.", n=attempts)))
+    else:
+        after = now() + timedelta(seconds=float(cfg.get("GEOCODER_RETRY_SECONDS", 60)) * 2 ** (attempts - 1))
+        outcome = "retry"
+    # a bulk update leaves the version alone: a dispatcher's open pin form stays valid
+    db.session.execute(sa.update(RepairOrder).where(RepairOrder.id == order.id)
+                       .values(geocode_attempts=attempts, geocode_after=after))
+    db.session.flush()
+    return outcome
 
 
 # --------------------------------------------------------------------------- assignment by hand
@@ -611,7 +667,8 @@ def allowed_actions(order: RepairOrder, actor: User) -> list[str]:
             continue
         try:
             _check_actor(order, action, actor)
-        except Forbidden:
+        except Forbidden as err:
+            recovered(err)  # only a question: which buttons to show
             continue
         if action == "reopen" and (order.resolved_at is None or now() - order.resolved_at > REOPEN_WINDOW):
             continue
@@ -651,6 +708,7 @@ def import_orders_csv(text: str | bytes, actor: User) -> customers.ImportReport:
                 create_order(data, actor, default_channel="import")
             report.imported += 1
         except DomainError as err:
+            recovered(err)  # the row's savepoint is gone; the report says why
             report.errors.append((line, "; ".join(f"{k}: {v}" for k, v in err.fields.items()) or err.message))
     if report.errors:
         outer.rollback()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.auth import User
+from dispatch.orders.models import RepairOrder
 from inventory import services as inventory
 
 
-def book_resolution_stock(order: Any, resolution: dict[str, Any], actor: Any) -> None:
+def book_resolution_stock(order: RepairOrder, resolution: dict[str, Any], actor: User) -> None:
     technician = order.technician or actor  # the parts leave the van of the technician on the job
     if resolution.get("parts"):
         inventory.issue_parts_for_order(order.id, technician, resolution["parts"], customer_id=order.customer_id)

@@ -241,3 +241,31 @@ def test_each_reopened_order_counts_its_own_cycles(app, clock, city, make_order,
         assert tick()["esc"]["level1"] == 2
         got = dict(db.session.execute(sa.select(SlaAlert.order_id, SlaAlert.cycle)).all())
         assert got == {first: 2, second: 1}
+
+
+def test_alerts_speak_each_recipients_language_not_the_jobs(app, clock, city, make_order):
+    """An English supervisor gets an English escalation and a Chinese technician a Chinese warning,
+    whatever language the job runs in."""
+    from flask_babel import force_locale
+
+    from core.auth import update_user
+
+    with app.app_context():
+        update_user(get_user(city.sup1.id), locale="en")
+        update_user(get_user(city.t1.id), locale="zh_CN")
+        db.session.commit()
+    clock.set(T0)
+    oid = make_order()
+    with app.test_request_context("/", headers={"Accept-Language": "zh-CN"}), force_locale("zh_CN"):
+        number = db.session.get(RepairOrder, oid).number
+        clock.set(T0 + timedelta(hours=20))
+        tick()
+        clock.set(T0 + timedelta(hours=24))
+        tick()
+        notes = {(n.kind, n.recipient_id): n for n in db.session.scalars(
+            sa.select(Notification).where(Notification.order_id == oid))}
+        escalation = notes[("escalation", city.sup1.id)]
+        warning = notes[("deadline_warning", city.t1.id)]
+        assert escalation.title == f"Overdue (level 1): {number}"
+        assert escalation.body.startswith("Deadline was ")
+        assert warning.title == f"即将到期：{number}" and warning.body.startswith("请在 ")

@@ -16,11 +16,13 @@ from core.extensions import db
 
 
 class FakeNominatim:
-    """Speaks Nominatim's /search JSON; `answers` maps a query to (lat, lon), `down` makes it fail."""
+    """Speaks Nominatim's /search JSON; `answers` maps a query to (lat, lon), `down` makes it fail,
+    `before_answer` (a callable) runs before each answer: a slow geocoder."""
 
     def __init__(self) -> None:
         self.answers: dict[str, tuple[float, float]] = {}
         self.down = False
+        self.before_answer: Any = None
         self.queries: list[str] = []
         fake = self
 
@@ -29,6 +31,8 @@ class FakeNominatim:
                 url = urlsplit(self.path)
                 query = parse_qs(url.query).get("q", [""])[0]
                 fake.queries.append(query)
+                if fake.before_answer is not None:
+                    fake.before_answer()
                 if fake.down or url.path != "/search":
                     self.send_response(503)
                     self.end_headers()
@@ -77,7 +81,9 @@ def nominatim(app, _nominatim_server):
     _nominatim_server.answers.clear()
     _nominatim_server.queries.clear()
     _nominatim_server.down = False
+    _nominatim_server.before_answer = None
     yield _nominatim_server
+    _nominatim_server.before_answer = None
     app.config.update(saved)
 
 

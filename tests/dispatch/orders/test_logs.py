@@ -6,6 +6,7 @@ from urllib.parse import quote_plus
 
 from core.auth import get_user
 from dispatch.orders import services
+from dispatch.orders.jobs import geocode_addresses
 from logscan import demo_customers
 
 ADDRESS = sorted(demo_customers()[1])[0]  # a demo customer's: the end-of-run log scan looks for these too
@@ -18,6 +19,7 @@ def test_geocoder_failure_is_logged_without_the_address(ctx, city, make_customer
         order = services.create_order({"customer_id": nowhere.id, "category": "DTV-MOSAIC",
                                        "description": "No picture", "channel": "hotline"},
                                       get_user(city.dispatcher.id))
+        geocode_addresses()
     assert order.needs_location and nominatim.queries == [ADDRESS]
     warning = next(r for r in caplog.records if r.name == "dispatch.orders.geocoding")
     assert warning.levelno == logging.WARNING and f"customer {nowhere.id}" in warning.getMessage()

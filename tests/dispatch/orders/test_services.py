@@ -11,6 +11,7 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.outbox import Notification
 from dispatch.orders import services
+from dispatch.orders.jobs import geocode_addresses
 from dispatch.orders.models import OrderEvent, RepairOrder
 
 
@@ -139,6 +140,8 @@ def test_geocoded_address(ctx, city, make_customer, nominatim):
     nowhere = make_customer(lat=None, lon=None, address="8 Fuhua Road")
     nominatim.answers["8 Fuhua Road"] = (22.505, 114.015)
     order = _new(city, customer_id=nowhere.id)
+    assert order.needs_location and nominatim.queries == []  # intake never calls out: the job does
+    geocode_addresses()
     assert (order.lat, order.lon) == (22.505, 114.015) and order.station.code == "S02"
     assert not order.needs_location and nominatim.queries == ["8 Fuhua Road"]
 
@@ -148,6 +151,7 @@ def test_geocoder_down_or_empty_keeps_the_order_waiting(ctx, city, make_customer
     nominatim.down = down
     nowhere = make_customer(lat=None, lon=None, address="nowhere street")
     order = _new(city, customer_id=nowhere.id)
+    geocode_addresses()
     assert order.needs_location and order.station_id is None and order.status == "new"
     assert nominatim.queries == ["nowhere street"]
     services.pin_location(order, 22.505, 114.005, get_user(city.dispatcher.id))
@@ -356,6 +360,7 @@ def test_queues(ctx, city, clock, make_customer):
 def test_a_job_away_from_home_is_geocoded_not_placed_at_home(ctx, city, nominatim):
     nominatim.answers["9 Binhe Road"] = (22.505, 114.015)
     order = _new(city, address="9 Binhe Road")
+    geocode_addresses()
     assert (order.lat, order.lon) == (22.505, 114.015) and order.station.code == "S02"
     same = _new(city, address="1 Shennan Road")  # the customer's own address: their point, no lookup
     assert same.station.code == "S01" and nominatim.queries == ["9 Binhe Road"]
