@@ -79,3 +79,23 @@ def now() -> datetime:
 def set_clock(clock: Callable[[], datetime] | None) -> None:
     global _clock
     _clock = clock or _system_now
+
+
+class add_seconds(FunctionElement):  # noqa: N801
+    """A datetime column moved on by a constant number of seconds (comparable with stored datetimes)."""
+    type = sa.DateTime()
+    name = "add_seconds"
+    inherit_cache = True
+
+
+@compiles(add_seconds)
+def _add_seconds_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    col, secs = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({col} + {secs} * INTERVAL '1 second')"
+
+
+@compiles(add_seconds, "sqlite")
+def _add_seconds_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff'; %f gives SS.SSS, so pad to six digits
+    col, secs = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(strftime('%Y-%m-%d %H:%M:%f', {col}, '+{secs} seconds') || '000')"

@@ -33,12 +33,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.functions import FunctionElement
 
 from core.auth import User
-from core.db import now, seconds_between
+from core.db import add_seconds, now, seconds_between
 from core.errors import Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.parse import is_digits, parse_date, parse_id, parse_int
@@ -60,27 +58,7 @@ NONE = -1  # the "unassigned" station or technician filter
 
 
 # --------------------------------------------------------------------------- portable date arithmetic
-
-# seconds_between lives in core.db (the order-state rules use it too)
-
-class add_seconds(FunctionElement):  # noqa: N801
-    """A datetime column moved on by a constant number of seconds (comparable with stored datetimes)."""
-    type = sa.DateTime()
-    name = "add_seconds"
-    inherit_cache = True
-
-
-@compiles(add_seconds)
-def _add_seconds_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    col, secs = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({col} + {secs} * INTERVAL '1 second')"
-
-
-@compiles(add_seconds, "sqlite")
-def _add_seconds_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff'; %f gives SS.SSS, so pad to six digits
-    col, secs = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(strftime('%Y-%m-%d %H:%M:%f', {col}, '+{secs} seconds') || '000')"
+# (seconds_between and add_seconds live in core.db)
 
 
 def _plus(column: Any, seconds: int) -> Any:
