@@ -238,10 +238,21 @@
     if (!m) { return; }
     var target = m.getLatLng();
     var zoom = Math.max(map.getZoom(), 17);
-    var open = function () { cluster.zoomToShowLayer(m, function () { showPopup(id); }); };
-    if (map.getCenter().distanceTo(target) < 1 && map.getZoom() === zoom) { open(); return; }
-    map.once("moveend", open);
+    var opened = false;
+    var revealed = false;
+    var open = function () { if (!opened) { opened = true; showPopup(id); } };
+    // markercluster may never call back (or the fly never end) while another animation or a feed
+    // refresh runs; the popup then opens at the order's point on a timer instead of not at all.
+    var reveal = function () {
+      if (revealed) { return; }
+      revealed = true;
+      cluster.zoomToShowLayer(m, open);
+      setTimeout(open, 1000);
+    };
+    if (map.getCenter().distanceTo(target) < 1 && map.getZoom() === zoom) { reveal(); return; }
+    map.once("moveend", reveal);
     map.flyTo(target, zoom, {duration: 0.6});
+    setTimeout(reveal, 1500);
   }
 
   // ---------------------------------------------------------------- popup: details, candidates, assign
