@@ -101,8 +101,10 @@ def sla_tick() -> None:
 @with_appcontext
 def worker_command() -> None:
     """Run the periodic jobs and the alert delivery until SIGTERM or Ctrl-C (the web processes run none)."""
+    from core.metrics import serve_worker_metrics
     from core.worker import run_until_signalled
 
+    serve_worker_metrics(current_app._get_current_object(), announce=click.echo)  # type: ignore[attr-defined]
     run_until_signalled(current_app._get_current_object(), announce=click.echo)  # type: ignore[attr-defined]
 
 
@@ -128,3 +130,6 @@ def register(app: Flask, demo_steps: list[DemoStep]) -> None:
     app.cli.add_command(sla_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(translations_cli)
+    from core.backup import backup_command, restore_command
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

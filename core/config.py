@@ -93,6 +93,13 @@ class Config:
     SCHEDULER_INTERVAL_SECONDS = 60
     WORKER_POLL_SECONDS = 0.5  # SQLite: a worker looks for other processes' alerts this often (PostgreSQL: NOTIFY)
 
+    # Operations (core/ops.py): /metrics is read with this bearer token; unset, only from this host
+    METRICS_TOKEN: str | None = None
+    REQUEST_LOG = True  # one line per request on the restore24.request logger
+    REQUEST_LOG_JSON = False  # that line as a JSON object
+    WORKER_METRICS_PORT: int | None = None  # `flask worker` serves its own /metrics (ticks, jobs) on this port
+    WORKER_METRICS_HOST = "127.0.0.1"
+
 
 def _instance_secret(app: Flask) -> str:
     """A secret generated once and kept in the instance folder, readable by the owner only."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -117,15 +118,22 @@ def run_tick(app: Flask) -> dict[str, object] | None:
 
 
 def _run_jobs(jobs: list[Job]) -> dict[str, object]:
+    from core import metrics
+
     results: dict[str, object] = {}
+    tick_start = time.perf_counter()
     for name, fn in jobs:
+        start, ok = time.perf_counter(), False
         try:
             results[name] = fn()
             db.session.commit()
+            ok = True
         except Exception:  # one job's failure must not stop the others; the next tick retries
             db.session.rollback()
             log.exception("periodic job %s failed", name)
             results[name] = "failed"
+        metrics.observe_job(name, time.perf_counter() - start, results[name], ok)
+    metrics.observe_tick(time.perf_counter() - tick_start)
     return results
 
 

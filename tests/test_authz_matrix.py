@@ -88,7 +88,7 @@ def test_each_role_gets_what_the_table_says(app, make_user, make_station, role):
         kwargs = {"json": {}} if "/api/" in url else {"data": {}}
         resp = client.open(url, method=method, **kwargs)
         code = resp.status_code
-        if code >= 500:
+        if code >= 500 and not (endpoint == "ops.readyz" and code == 503):  # not ready: no worker runs here
             failures.append((endpoint, method, url, code, "server error"))
         elif expected is None:
             continue
