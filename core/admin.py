@@ -1,17 +1,22 @@
 """Admin pages: users, stations and their areas, customers, the audit log."""
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, time, timedelta
+from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+import sqlalchemy as sa
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from core import audit, auth, customers, stations
+from core import audit, auth, csvsafe, customers, stations
 from core.access import allow
-from core.errors import DomainError
+from core.errors import DomainError, Invalid
 from core.extensions import db
-from core.forms import CsvImportForm, CustomerForm, StationForm, UserForm
-from core.parse import parse_date, parse_id
+from core.forms import SKILL_LABELS, CsvImportForm, CustomerForm, StationForm, UserForm
+from core.parse import MAX_YEAR, MIN_YEAR, parse_date, parse_id
 from core.security import upload
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -34,14 +39,105 @@ def _station_choices():
     return [("", "—")] + [(str(s.id), f"{s.code} {s.name}") for s in stations.all_stations()]
 
 
+def managed_skills() -> list[str]:
+    """The skills a technician may hold: those the active job categories require.
+
+    Read from dispatch's categories table by name, so that core imports no domain package.
+    """
+    categories = sa.table("categories", sa.column("skill"), sa.column("is_active"))
+    return sorted(set(db.session.scalars(sa.select(categories.c.skill).where(categories.c.is_active.is_(True)))))
+
+
+def _skill_choices(known: list[str], held: list[str]) -> list[tuple[str, str]]:
+    """The picker: the managed skills, then any the user holds that no category needs (to untick)."""
+    choices = [(s, str(SKILL_LABELS.get(s, s))) for s in known]
+    choices += [(s, _("%(skill)s (not a known skill)", skill=s)) for s in held if s not in known]
+    return choices
+
+
 def _user_form(user=None) -> UserForm:
     form = UserForm(obj=user)
+    form.is_new = user is None
     form.role.choices = [(r, str(auth.ROLE_LABELS[r])) for r in auth.ROLES]
     form.station.choices = _station_choices()
+    known = managed_skills()
+    form.known_skills = frozenset(known)
     if user is not None and request.method == "GET":
         form.station.data = str(user.station_id or "")
-        form.skills.data = ", ".join(user.skills or [])
+        form.skills.data = list(user.skills or [])
+    held = [s for s in (form.skills.data or []) if isinstance(s, str)]
+    form.skills.choices = _skill_choices(known, list(dict.fromkeys([*(user.skills if user else []), *held])))
     return form
+
+
+_CODE = re.compile(r"[a-z]+(?:_[a-z]+)*")  # a service's field code ("taken", "not_integer"), not a sentence
+
+
+def mark_fields(form: Any, err: DomainError) -> DomainError | None:
+    """Put a service's refusal beside the form's fields; return it if something is left for the summary.
+
+    Services name fields with a message or a code; for a code the refusal's own message is the text.
+    A refusal naming no field of the form stays whole (the summary shows its message).
+    """
+    placed = False
+    for name, message in (err.fields or {}).items():
+        field = form._fields.get(name)
+        if field is None or name == "csrf_token":
+            continue
+        text = err.message if _CODE.fullmatch(str(message)) else str(message)
+        if name in ("lat", "lon"):  # core.geo explains a bad point in English only
+            limit = 90 if name == "lat" else 180
+            text = _("a number from %(lo)s to %(hi)s", lo=-limit, hi=limit)
+        elif name == "coverage":  # ... and a bad area too
+            text = _coverage_message(text)
+        field.errors = [text]  # the service's word on a field stands in for the form's own
+        placed = True
+    return None if placed else err
+
+
+def _coverage_message(english: str) -> str:
+    """core.geo's refusals of an area, in the user's language."""
+    known = {
+        "The coverage area is not valid GeoJSON.": _("The coverage area is not valid GeoJSON."),
+        "Draw exactly one area.": _("Draw exactly one area."),
+        "The coverage area must be a GeoJSON Polygon or MultiPolygon.":
+            _("The coverage area must be a GeoJSON Polygon or MultiPolygon."),
+        "The coverage area's coordinates are malformed.": _("The coverage area's coordinates are malformed."),
+        "The coverage area is empty.": _("The coverage area is empty."),
+    }
+    if english in known:
+        return known[english]
+    if english.startswith("The coverage area is outside"):
+        return _("The coverage area is outside longitude −180…180 / latitude −90…90 (are longitude and "
+                 "latitude swapped? GeoJSON is [lon, lat]).")
+    if english.startswith("The coverage area is not a valid polygon"):
+        return _("The coverage area is not a valid polygon (its edges cross or touch).")
+    return english
+
+
+def save_whole(form: Any, save: Any, *, service_checks: tuple[str, ...] = (),
+               more_checks: Any = None) -> tuple[Any, DomainError | None]:
+    """Submit a form so that one try shows every mistake: the form's own checks and the service's.
+
+    The service runs even when the form found mistakes (services check every field at once); then
+    nothing is kept: an Invalid is raised, so the request rolls back (core.errors). `service_checks`
+    names fields only the service judges (the form's own message is dropped for those); `more_checks()`
+    may add errors to the form's fields (a taken code) before the service runs. Returns (what the service returned, None) or (None, the refusal left for the summary, if any).
+    """
+    form.validate_on_submit()
+    for name in service_checks:
+        form[name].errors = []
+    if more_checks is not None:
+        more_checks()
+    try:
+        result = save()
+        if any(f.errors for f in form):
+            raise Invalid(_("Please correct the marked fields."))
+        return result, None
+    except DomainError as err:
+        if err.status != 422 and not err.fields:
+            raise
+        return None, mark_fields(form, err)
 
 
 @bp.route("/users")
@@ -56,16 +152,17 @@ def users():
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @allow("admin")
 def user_edit(user_id: int | None = None):
+    """Every mistake at once, each beside its field, what was typed kept (the form checks the whole account)."""
     user = auth.get_user(user_id) if user_id else None
     if user_id and user is None:
         return render_template("error.html", status=404, message=_("No such user.")), 404
     form = _user_form(user)
     error = None
     if form.validate_on_submit():
-        skills = [s.strip() for s in (form.skills.data or "").split(",") if s.strip()]
         try:
-            station_id = parse_id(form.station.data, "station")  # a select's value, but any text can come
+            station_id = form.station_id()
             station = stations.get_station(station_id) if station_id else None
+            skills = list(form.skills.data or [])
             if user is None:
                 user = auth.create_user(form.username.data, form.role.data, form.password.data or "",
                                         station=station, full_name=form.full_name.data or "", skills=skills)
@@ -78,11 +175,12 @@ def user_edit(user_id: int | None = None):
                     auth.set_enabled(user, bool(form.is_enabled.data))
             flash(_("Saved."), "success")
             return redirect(url_for("admin.users"))
-        except DomainError as err:
-            error = err
-    elif request.method == "POST":
-        error = DomainError(_("Please correct the marked fields."), {k: "; ".join(v) for k, v in form.errors.items()})
-    return render_template("core/admin_user_edit.html", form=form, user=user, error=error), (422 if error else 200)
+        except DomainError as err:  # the request rolls back (core.errors)
+            if err.status != 422 and not err.fields:
+                raise
+            error = mark_fields(form, err)
+    refused = request.method == "POST"
+    return render_template("core/admin_user_edit.html", form=form, user=user, error=error), (422 if refused else 200)
 
 
 # --- stations --------------------------------------------------------------
@@ -100,30 +198,30 @@ def station_edit(station_id: int | None = None):
     station = stations.get_station(station_id) if station_id else None
     form = StationForm(obj=station)
     if station is not None and request.method == "GET":
-        import json
         form.coverage.data = json.dumps(station.coverage)
     error = None
     if request.method == "POST":
-        if form.validate_on_submit() or set(form.errors) <= {"lat", "lon", "coverage"}:
-            fields = dict(code=form.code.data, name=form.name.data, address=form.address.data,
-                          district=form.district.data, lat=request.form.get("lat"), lon=request.form.get("lon"),
-                          coverage=request.form.get("coverage") or None)
-            try:
-                if station is None:
-                    station = stations.create_station(**fields)
-                else:
-                    stations.update_station(station, **fields)
-                flash(_("Station %(code)s saved.", code=station.code), "success")
-                return redirect(url_for("admin.station_list"))
-            except DomainError as err:
-                error = err
-        else:
-            error = DomainError(_("Please correct the marked fields."),
-                                {k: "; ".join(v) for k, v in form.errors.items()})
+        fields = dict(code=form.code.data, name=form.name.data, address=form.address.data,
+                      district=form.district.data, lat=request.form.get("lat"), lon=request.form.get("lon"),
+                      coverage=request.form.get("coverage") or None)
+
+        def code_taken():  # said with the other mistakes, not on the next try
+            code = (form.code.data or "").strip().upper()
+            taken = stations.station_by_code(code) if code else None
+            if taken is not None and taken is not station:
+                form.code.errors = [_("A station with code %(code)s exists already.", code=code)]
+
+        def save():
+            return (stations.create_station(**fields) if station is None
+                    else stations.update_station(station, **fields))
+        saved, error = save_whole(form, save, service_checks=("lat", "lon", "coverage"), more_checks=code_taken)
+        if saved is not None:
+            flash(_("Station %(code)s saved.", code=saved.code), "success")
+            return redirect(url_for("admin.station_list"))
     neighbours = [s for s in stations.all_stations() if station is None or s.id != station.id]
     area_map = coverage_editor_map(station, neighbours)
     return render_template("core/admin_station_edit.html", form=form, station=station, error=error,
-                           area_map=area_map), (422 if error else 200)
+                           area_map=area_map), (422 if request.method == "POST" else 200)
 
 
 def coverage_editor_map(station, neighbours) -> dict:
@@ -188,22 +286,25 @@ def customer_edit(customer_id: int | None = None):
     customer = customers.get_customer(customer_id) if customer_id else None
     form = _customer_form(customer)
     error = None
-    if form.validate_on_submit():
+    if request.method == "POST":
         data = {f: getattr(form, f).data for f in ("account_no", "name", "phone", "address", "district",
                                                    "lat", "lon", "segment", "services")}
-        try:
-            if customer is None:
-                customer = customers.create_customer(**data)
-            else:
-                customers.update_customer(customer, **data)
-            flash(_("Customer %(acc)s saved.", acc=customer.account_no), "success")
-            return redirect(url_for("admin.customer_list", q=customer.account_no))
-        except DomainError as err:
-            error = err
-    elif request.method == "POST":
-        error = DomainError(_("Please correct the marked fields."), {k: "; ".join(v) for k, v in form.errors.items()})
+
+        def account_taken():  # said with the other mistakes, not on the next try
+            acc = (form.account_no.data or "").strip()
+            taken = customers.customer_by_account(acc) if acc else None
+            if taken is not None and taken is not customer:
+                form.account_no.errors = [_("Account %(acc)s exists already.", acc=acc)]
+
+        def save():
+            return (customers.create_customer(**data) if customer is None
+                    else customers.update_customer(customer, **data))
+        saved, error = save_whole(form, save, more_checks=account_taken)
+        if saved is not None:
+            flash(_("Customer %(acc)s saved.", acc=saved.account_no), "success")
+            return redirect(url_for("admin.customer_list", q=saved.account_no))
     return render_template("core/admin_customer_edit.html", form=form, customer=customer, error=error), \
-        (422 if error else 200)
+        (422 if request.method == "POST" else 200)
 
 
 @bp.route("/customers/import", methods=["POST"])
@@ -226,16 +327,19 @@ def customer_import():
 def customer_export():
     rows = db.session.scalars(customers.search_customers(request.args.get("q")))
     audit.record("customer.export", "customer", None)
-    return Response(customers.export_customers_csv(rows), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=customers.csv"})
+    return csvsafe.csv_response(customers.export_customers_csv(rows), "customers.csv")
 
 
 # --- audit -----------------------------------------------------------------
 
-def _date_arg(name: str) -> datetime | None:
-    """The start of a day (YYYY-MM-DD, 2000–2100) in the operator's zone; Invalid for anything else."""
+def _date_arg(name: str, errors: dict[str, str]) -> datetime | None:
+    """The start of a day (YYYY-MM-DD, 2000–2100) in the operator's zone; a bad one goes into `errors`."""
     from zoneinfo import ZoneInfo
-    day = parse_date(request.args.get(name), name)
+    try:
+        day = parse_date(request.args.get(name), name)
+    except Invalid:  # explained beside the field below (the request is refused: it reads only)
+        errors[name] = _("a date YYYY-MM-DD from %(lo)s to %(hi)s", lo=MIN_YEAR, hi=MAX_YEAR)
+        return None
     if day is None:
         return None
     return datetime.combine(day, time(), ZoneInfo(current_app.config["TIMEZONE"]))
@@ -244,10 +348,16 @@ def _date_arg(name: str) -> datetime | None:
 @bp.route("/audit")
 @allow("admin")
 def audit_log():
-    until = _date_arg("until")
+    """A bad filter is explained in the filter form, every bad field beside itself (422, no rows)."""
+    errors: dict[str, str] = {}
+    since, until = _date_arg("since", errors), _date_arg("until", errors)
+    if since and until and since > until:
+        errors["since"] = _("must not be after the last day")
+    if errors:
+        return render_template("core/admin_audit.html", page=None, args=request.args, errors=errors), 422
     query = audit.search(action=request.args.get("action") or None, actor=request.args.get("actor") or None,
                          object_type=request.args.get("object_type") or None,
-                         object_id=request.args.get("object_id") or None, since=_date_arg("since"),
+                         object_id=request.args.get("object_id") or None, since=since,
                          until=until + timedelta(days=1) if until else None)
     page = db.paginate(query, per_page=100, error_out=False)
-    return render_template("core/admin_audit.html", page=page, args=request.args)
+    return render_template("core/admin_audit.html", page=page, args=request.args, errors={})

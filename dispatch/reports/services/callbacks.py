@@ -148,6 +148,19 @@ def answers_from_form(form: Any) -> dict[str, Any]:
     return out
 
 
+def form_messages(fields: dict[str, str]) -> dict[str, str]:
+    """A survey form's words for clean_answers()'s refusals, which speak JSON ("true or false")."""
+    out = {}
+    for name, message in (fields or {}).items():
+        if name == "reached" or name in QUESTIONS:
+            out[name] = str(_l("Please choose yes or no."))
+        elif name == "satisfaction":
+            out[name] = str(_l("Please choose from 1 to 5."))
+        else:
+            out[name] = message
+    return out
+
+
 def is_unhappy(answers: dict[str, Any]) -> bool:
     return answers["fixed"] is False or answers["satisfaction"] <= 2
 

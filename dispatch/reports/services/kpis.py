@@ -35,11 +35,12 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
+from core.access import in_scope, station_scope
 from core.auth import User
 from core.db import add_seconds, now, seconds_between
 from core.errors import Forbidden, Invalid, NotFound
 from core.extensions import db
-from core.parse import is_digits, parse_date, parse_id, parse_int
+from core.parse import MAX_ID, MAX_YEAR, MIN_YEAR, is_digits, parse_date, parse_int
 from core.stations import Station, station_by_code
 from dispatch.reports.models import QUESTIONS, Callback
 from dispatch.orders.models import SERVICE_LINES, Category, OrderEvent, RepairOrder
@@ -78,22 +79,29 @@ class Period:
         return {"from": self.first_day.isoformat(), "to": self.last_day.isoformat()}
 
 
-def _day(raw: Any, name: str, default: date) -> date:
+def _day(raw: Any, name: str, errors: dict[str, str]) -> date | None:
     try:
-        day = parse_date(raw, name)  # 2000–2100: a day of 9999-12-31 has no next day to end the period
+        return parse_date(raw, name)  # 2000–2100: a day of 9999-12-31 has no next day to end the period
     except Invalid:
-        raise Invalid(str(_l("Please correct the marked fields.")), {name: str(_l("a date YYYY-MM-DD"))}) from None
-    return default if day is None else day
+        errors[name] = str(_l("a date YYYY-MM-DD from %(lo)s to %(hi)s", lo=MIN_YEAR, hi=MAX_YEAR))
+        return None
 
 
 def parse_period(raw_from: Any = None, raw_to: Any = None) -> Period:
-    """From and to are days in the operator's zone, both included; default the last 30 days."""
+    """From and to are days in the operator's zone, both included; default the last 30 days.
+
+    Invalid names every bad field at once."""
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     today = now().astimezone(zone).date()
-    last = _day(raw_to, "to", today)
-    first = _day(raw_from, "from", last - timedelta(days=29))
+    errors: dict[str, str] = {}
+    last, first = _day(raw_to, "to", errors), _day(raw_from, "from", errors)
+    if errors:
+        raise Invalid(str(_l("Please correct the marked fields.")), errors)
+    last = last or today
+    first = first or last - timedelta(days=29)
     if first > last:
-        raise Invalid(str(_l("Please correct the marked fields.")), {"from": str(_l("must not be after to"))})
+        raise Invalid(str(_l("Please correct the marked fields.")),
+                      {"from": str(_l("must not be after the end date (%(day)s)", day=last.isoformat()))})
     if (last - first).days > MAX_DAYS:
         raise Invalid(str(_l("Please correct the marked fields.")),
                       {"from": str(_l("at most %(n)d days", n=MAX_DAYS))})
@@ -129,56 +137,94 @@ def may_see_reports(actor: User) -> bool:
 
 
 def resolve_filters(actor: User, *, station: Any = None, technician: Any = None, category: Any = None,
-                    service_line: Any = None) -> Filters:
+                    service_line: Any = None, all_errors: bool = False) -> Filters:
     """The filters as ids, narrowed to what the actor may see: supervisors their station, technicians
-    themselves. Asking for another station's or technician's figures is Forbidden."""
+    themselves. Asking for another station's or technician's figures is Forbidden.
+
+    An unknown station, technician or category is NotFound, a bad value Invalid, at the first one;
+    with `all_errors` (the pages' filter form) every unknown or bad field is named in one Invalid.
+    """
     if not may_see_reports(actor):
         raise Forbidden(str(_l("Your role may not see scorecards.")))
     f = Filters()
+    errors: dict[str, str] = {}
+
+    def refuse(name: str, err: Any) -> None:
+        if not all_errors:
+            raise err
+        errors[name] = err.message if isinstance(err, NotFound) else err.fields.get(name, err.message)
+
     if station not in (None, ""):
+        f.labels["station"] = station if isinstance(station, str) else str(station)
         if station == "none":
             f.station_id = NONE
         else:
-            st = station_by_code(station) if isinstance(station, str) else None
+            st = station_by_code(station) if isinstance(station, str) and len(station) <= 20 else None
             if st is None:
-                raise NotFound(str(_l("No such station.")), {"station": "unknown"})
-            f.station_id = st.id
-        f.labels["station"] = station
+                refuse("station", NotFound(str(_l("No such station.")), {"station": "unknown"}))
+            else:
+                f.station_id = st.id
     if technician not in (None, ""):
+        f.labels["technician"] = technician if isinstance(technician, str) else str(technician)
         if technician == "none":
             f.technician_id = NONE
         else:
             tech = None
-            if isinstance(technician, str):
-                tech = db.session.scalar(sa.select(User).where(
-                    User.username == technician.strip().lower()) if not is_digits(technician)
-                    else sa.select(User).where(User.id == parse_id(technician, "technician")))
+            if isinstance(technician, str) and len(technician) <= 80:
+                if not is_digits(technician):
+                    tech = db.session.scalar(sa.select(User).where(User.username == technician.strip().lower()))
+                elif len(technician.strip()) <= 10 and int(technician) <= MAX_ID:
+                    tech = db.session.get(User, int(technician))
             if tech is None or tech.role != "technician":
-                raise NotFound(str(_l("No such technician.")), {"technician": "unknown"})
-            f.technician_id = tech.id
-            if actor.role == "supervisor" and not actor.is_centre_manager and tech.station_id != actor.station_id:
-                raise Forbidden(str(_l("You may see only your station's scorecards.")))
-        f.labels["technician"] = technician
+                refuse("technician", NotFound(str(_l("No such technician.")), {"technician": "unknown"}))
+            else:
+                f.technician_id = tech.id
+                if actor.role != "technician" and not in_scope(actor, tech.station_id):
+                    raise Forbidden(str(_l("You may see only your station's scorecards.")))
     if category not in (None, ""):
-        f.category_id = category_by_code(category).id
-        f.labels["category"] = category
+        f.labels["category"] = category if isinstance(category, str) else str(category)
+        try:
+            f.category_id = category_by_code(category).id
+        except NotFound as err:
+            refuse("category", err)
     if service_line not in (None, ""):
         if service_line not in SERVICE_LINES:
-            raise Invalid(str(_l("Please correct the marked fields.")),
-                          {"service_line": str(_l("one of: %(values)s", values=", ".join(SERVICE_LINES)))})
-        f.service_line = service_line
-        f.labels["service_line"] = service_line
+            refuse("service_line", Invalid(str(_l("Please correct the marked fields.")),
+                   {"service_line": str(_l("one of: %(values)s", values=", ".join(SERVICE_LINES)))}))
+        else:
+            f.service_line = service_line
+            f.labels["service_line"] = service_line
+    if errors:
+        raise Invalid(str(_l("Please correct the marked fields.")), errors)
     if actor.role == "technician":
         if f.technician_id not in (None, actor.id):
             raise Forbidden(str(_l("Technicians see only their own scorecard.")))
         f.technician_id = actor.id
         f.labels["technician"] = actor.username
-    elif actor.role == "supervisor" and not actor.is_centre_manager:
-        if f.station_id not in (None, actor.station_id):
+    elif (scope := station_scope(actor)) is not None:
+        if f.station_id not in (None, scope):
             raise Forbidden(str(_l("You may see only your station's scorecards.")))
-        f.station_id = actor.station_id
+        f.station_id = scope
         f.labels["station"] = actor.station.code if actor.station else ""
     return f
+
+
+def read_query(actor: User, args: Any) -> tuple[Period, Filters]:
+    """The scorecard pages' filter form (a query string): the period and the filters, with every bad
+    or unknown field named in one Invalid (`fields` {name: message}); Forbidden stays its own refusal."""
+    errors: dict[str, str] = {}
+    period = None
+    try:
+        period = parse_period(args.get("from"), args.get("to"))
+    except Invalid as err:  # named with the others in the one refusal below (the request refused either way)
+        errors.update(err.fields)
+    try:
+        filters = resolve_filters(actor, **{name: args.get(name) for name in GROUPS}, all_errors=True)
+    except Invalid as err:
+        errors.update(err.fields)
+    if errors or period is None:
+        raise Invalid(str(_l("Please correct the marked fields.")), errors)
+    return period, filters
 
 
 # --------------------------------------------------------------------------- the clauses (shared by counts and lists)

@@ -114,3 +114,21 @@ class History:
 @pytest.fixture
 def history(app, clock, city):
     return History(app, clock, city)
+
+
+@pytest.fixture
+def form_happy() -> dict[str, str]:
+    """A callback form filled in with good answers, as the browser sends it."""
+    return {"reached": "yes", "fixed": "yes", "appointment_made": "yes", "on_time": "no", "guided": "yes",
+            "satisfaction": "5", "comment": "fine"}
+
+
+@pytest.fixture
+def two(history, city, clock):
+    """A: t1 S01 resolved on time (10 h); B: t3 S02 resolved late (30 h). Now: 03-04 00:00."""
+    a = history.order(utc(2026, 3, 2, 0), city.t1, city.c1)
+    history.resolve(a, utc(2026, 3, 2, 10))
+    b = history.order(utc(2026, 3, 2, 0), city.t3, city.c4, category="BB-SLOW")
+    history.resolve(b, utc(2026, 3, 3, 6))
+    clock.set(utc(2026, 3, 4, 0))
+    return {"A": a, "B": b}

@@ -13,23 +13,10 @@ from core.extensions import db
 
 HAPPY = {"reached": True, "fixed": True, "appointment_made": True, "on_time": True, "guided": True,
          "satisfaction": 4, "comment": "ok"}
-FORM_HAPPY = {"reached": "yes", "fixed": "yes", "appointment_made": "yes", "on_time": "no", "guided": "yes",
-              "satisfaction": "5", "comment": "fine"}
 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def two(history, city, clock):
-    """A: t1 S01 resolved on time (10 h); B: t3 S02 resolved late (30 h). Now: 03-04 00:00."""
-    a = history.order(utc(2026, 3, 2, 0), city.t1, city.c1)
-    history.resolve(a, utc(2026, 3, 2, 10))
-    b = history.order(utc(2026, 3, 2, 0), city.t3, city.c4, category="BB-SLOW")
-    history.resolve(b, utc(2026, 3, 3, 6))
-    clock.set(utc(2026, 3, 4, 0))
-    return {"A": a, "B": b}
 
 
 def _callback_rows(app):
@@ -147,26 +134,26 @@ def test_csv_export_of_each_table(client, city, two, login):
     login(city.dispatcher)
     for group in ("station", "technician", "category", "service_line", ""):
         resp = client.get(f"/reports/export.csv?from=2026-03-02&to=2026-03-03&group={group}")
-        assert resp.status_code == 200 and resp.mimetype == "text/csv"
-        rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+        assert resp.status_code == 200 and resp.mimetype == "text/csv" and resp.data.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.DictReader(io.StringIO(resp.data.decode("utf-8-sig"))))  # the BOM is Excel's
         assert sum(int(r["orders"]) for r in rows) == 2, group
     rows = {r["key"]: r for r in csv.DictReader(io.StringIO(client.get(
-        "/reports/export.csv?from=2026-03-02&to=2026-03-03&group=technician").get_data(as_text=True)))}
+        "/reports/export.csv?from=2026-03-02&to=2026-03-03&group=technician").data.decode("utf-8-sig")))}
     assert (rows["t1"]["on_time_rate"], rows["t3"]["mttr_hours"], rows["t3"]["work_points"]) == ("1.0", "30.0", "1.6")
     assert client.get("/reports/export.csv?group=planet").status_code == 422
 
 
-def test_callback_queue_page_and_forms(app, client, city, two, login):
+def test_callback_queue_page_and_forms(app, client, city, two, login, form_happy):
     login(city.dispatcher)
     page = client.get("/reports/callbacks").get_data(as_text=True)
     assert page.count('class="card callback"') == 2
-    resp = client.post(f"/reports/callbacks/{two['A']}", data=FORM_HAPPY)
+    resp = client.post(f"/reports/callbacks/{two['A']}", data=form_happy)
     assert resp.status_code == 302
     resp = client.post(f"/reports/callbacks/{two['B']}", data={"reached": "no"})
     assert resp.status_code == 302
     page = client.get("/reports/callbacks").get_data(as_text=True)
     assert page.count('class="card callback"') == 1 and "1 attempts" in page
-    bad = client.post(f"/reports/callbacks/{two['B']}", data={**FORM_HAPPY, "satisfaction": "9"})
+    bad = client.post(f"/reports/callbacks/{two['B']}", data={**form_happy, "satisfaction": "9"})
     assert bad.status_code == 422
     from dispatch.reports.models import Callback
     with app.app_context():
@@ -174,7 +161,7 @@ def test_callback_queue_page_and_forms(app, client, city, two, login):
         assert (cb.on_time, cb.satisfaction, cb.comment) == (False, 5, "fine")
 
 
-def test_link_issued_from_the_queue_and_answered_by_the_customer(app, city, two, login):
+def test_link_issued_from_the_queue_and_answered_by_the_customer(app, city, two, login, form_happy):
     staff = app.test_client()
     login(city.dispatcher, c=staff)
     resp = staff.post(f"/reports/callbacks/{two['A']}/link", follow_redirects=True)
@@ -183,7 +170,7 @@ def test_link_issued_from_the_queue_and_answered_by_the_customer(app, city, two,
     customer = app.test_client()
     form = customer.get(path)
     assert form.status_code == 200 and 'data-testid="feedback-form"' in form.get_data(as_text=True)
-    answers = {k: v for k, v in FORM_HAPPY.items() if k != "reached"}
+    answers = {k: v for k, v in form_happy.items() if k != "reached"}
     bad = customer.post(path, data={**answers, "satisfaction": "0"})
     assert bad.status_code == 422 and 'data-testid="form-error"' in bad.get_data(as_text=True)
     done = customer.post(path, data=answers)
@@ -240,7 +227,7 @@ def test_csv_export_defuses_formulas_in_names(app, client, city, two, login):
         db.session.get(User, city.t3.id).full_name = "@SUM(1+1)"
         db.session.commit()
     login(city.dispatcher)
-    text = client.get("/reports/export.csv?from=2026-03-02&to=2026-03-03&group=technician").get_data(as_text=True)
+    text = client.get("/reports/export.csv?from=2026-03-02&to=2026-03-03&group=technician").data.decode("utf-8-sig")
     rows = {r["key"]: r for r in csv.DictReader(io.StringIO(text))}
     assert rows["t1"]["label"] == "'=HYPERLINK(\"http://evil.example\",\"t1\")" and rows["t3"]["label"] == "'@SUM(1+1)"
     assert (rows["t1"]["orders"], rows["t3"]["mttr_hours"]) == ("1", "30.0")  # the figures stay numbers
