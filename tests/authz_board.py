@@ -8,4 +8,8 @@ ROUTES = {
     "dispatch_board.incident": STAFF,
     "dispatch_board.resolve_incident": STAFF,
     "dispatch_board.incident_settings": {"admin"},
+    "dispatch_board.acknowledge_selected": {"supervisor", "admin"},
+    "dispatch_board.sla_policies": {"admin"},
+    "dispatch_board.sla_policy_new": {"admin"},
+    "dispatch_board.sla_policy_edit": {"admin"},
 }

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Iterator
 
@@ -35,12 +37,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit, outbox
+from core.access import in_scope, scope_clause, sees_all_stations
 from core.auth import User
 from core.db import now
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.i18n import iso_local
 from core.extensions import db
-from core.parse import is_id
+from core.parse import ids_from, is_id
 from dispatch.orders.models import OrderEvent, RepairOrder, SlaPolicy
 from dispatch.orders.services.orders import add_event, order_area
 from dispatch.orders.services.reference import policy_for
@@ -291,50 +294,168 @@ def count_due(at: datetime, min_step: timedelta = timedelta(hours=4)) -> int:
 
 # --------------------------------------------------------------------------- acknowledgement & board
 
+ACK_ROLES = ("supervisor", "admin")  # who may acknowledge at all (the acknowledge routes' @allow)
+MAX_SELECTION = 500  # escalations acknowledged in one request; more is no human's selection
+_ID_SEPARATORS = re.compile(r"[\s,]+")
+
+
 def may_acknowledge(alert: SlaAlert, actor: User) -> bool:
-    """Centre managers and admins acknowledge any escalation; a station supervisor their station's level 1."""
-    if actor.role == "admin" or actor.is_centre_manager:
-        return True
-    return actor.role == "supervisor" and alert.level == 1 and alert.station_id == actor.station_id
+    """An escalation is addressed by its level: level 1 to its station (the station's supervisors,
+    within their scope), level 2 to the centre managers and admins, who see every station."""
+    if actor.role not in ACK_ROLES or not in_scope(actor, alert.station_id):
+        return False
+    return alert.level == 1 or sees_all_stations(actor)
+
+
+def _acknowledge(alert: SlaAlert, actor: User, note: str, at: datetime) -> bool:
+    """Mark one escalation acknowledged, with its timeline note and audit row; False if it was already."""
+    updated = db.session.execute(
+        sa.update(SlaAlert).where(SlaAlert.id == alert.id, SlaAlert.acknowledged_at.is_(None))
+        .values(acknowledged_at=at, acknowledged_by_id=actor.id, ack_note=note)).rowcount
+    if updated != 1:
+        return False
+    db.session.refresh(alert)
+    add_event(alert.order, "note", actor, str(_l("Escalation level %(level)d acknowledged", level=alert.level)),
+              at=at, acknowledged=alert.level)
+    audit.record("sla.acknowledge", "sla_alert", alert.id, actor=actor, order=alert.order_id, level=alert.level)
+    return True
+
+
+def _clean_note(note: Any) -> str:
+    return note.strip()[:500] if isinstance(note, str) else ""
 
 
 def acknowledge(alert_id: Any, actor: User, note: Any = "") -> SlaAlert:
-    """Record who acknowledged an escalation and when (audited). 409 if it was acknowledged already."""
+    """Record who acknowledged an escalation and when (audited). 404 when it is not one the actor
+    can see, 403 when it is addressed to others (level 2 for a station supervisor), 409 if done."""
     alert = db.session.get(SlaAlert, alert_id) if is_id(alert_id) else None
-    if alert is None or alert.kind != "escalation":
+    if alert is None or alert.kind != "escalation" or not in_scope(actor, alert.station_id):
         raise NotFound(str(_l("No such escalation.")))
     if not may_acknowledge(alert, actor):
         raise Forbidden(str(_l("This escalation is not addressed to you.")))
-    note = note.strip()[:500] if isinstance(note, str) else ""
-    updated = db.session.execute(
-        sa.update(SlaAlert).where(SlaAlert.id == alert.id, SlaAlert.acknowledged_at.is_(None))
-        .values(acknowledged_at=now(), acknowledged_by_id=actor.id, ack_note=note)).rowcount
-    if updated != 1:
+    if not _acknowledge(alert, actor, _clean_note(note), now()):
         raise Conflict(str(_l("This escalation was acknowledged already.")))
-    db.session.refresh(alert)
-    add_event(alert.order, "note", actor, str(_l("Escalation level %(level)d acknowledged", level=alert.level)),
-              acknowledged=alert.level)
-    audit.record("sla.acknowledge", "sla_alert", alert.id, actor=actor, order=alert.order_id, level=alert.level)
     db.session.flush()
     return alert
 
 
-def awaiting_acknowledgement(station_id: int | None, limit: int = 200) -> list[SlaAlert]:
-    """Unacknowledged escalations of open orders, newest first; station None means every station."""
-    stmt = (sa.select(SlaAlert).join(RepairOrder, RepairOrder.id == SlaAlert.order_id)
-            .where(SlaAlert.kind == "escalation", SlaAlert.acknowledged_at.is_(None),
-                   RepairOrder.is_open)
-            .order_by(SlaAlert.level.desc(), SlaAlert.created_at.desc()).limit(limit))
+@dataclass
+class AckResult:
+    """What a bulk acknowledgement did: the escalations acknowledged, those refused (no such id,
+    another station's, or addressed to others: one count, so ids cannot be probed), and those
+    someone had acknowledged already."""
+
+    acknowledged: list[SlaAlert] = field(default_factory=list)
+    refused: int = 0
+    already: int = 0
+
+
+def selected_ids(values: Iterable[Any]) -> list[str]:
+    """The raw ids of a selection: each form value may hold several (a row's), by space or comma."""
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, str):
+            out.extend(part for part in _ID_SEPARATORS.split(value) if part)
+            if len(out) > MAX_SELECTION:
+                break
+    return out
+
+
+def acknowledge_many(raw_ids: Iterable[Any], actor: User, note: Any = "") -> AckResult:
+    """Acknowledge each selected escalation the actor may (may_acknowledge) and leave the others.
+
+    Ids that are no row id, do not exist, are not escalations or lie outside the actor's station
+    scope are refused alike; none of them changes anything. More than MAX_SELECTION ids, or none,
+    is refused as a whole (Invalid)."""
+    raw = list(raw_ids)
+    if not raw:
+        raise Invalid(str(_l("Select at least one escalation to acknowledge.")), {"alerts": "required"})
+    if len(raw) > MAX_SELECTION:
+        raise Invalid(str(_l("At most %(count)d escalations can be acknowledged at once.", count=MAX_SELECTION)),
+                      {"alerts": "too_many"})
+    valid = ids_from(raw)
+    ids = list(dict.fromkeys(valid))  # a repeated id counts once
+    result = AckResult(refused=len(raw) - len(valid))  # not a row id at all ("abc", "-1", "9" * 40)
+    alerts = list(db.session.scalars(
+        sa.select(SlaAlert).where(SlaAlert.id.in_(ids), SlaAlert.kind == "escalation",
+                                  scope_clause(actor, SlaAlert.station_id))
+        .order_by(SlaAlert.order_id, SlaAlert.level)).unique()) if ids else []
+    result.refused += len(ids) - len(alerts)
+    note, at = _clean_note(note), now()
+    for alert in alerts:
+        if not may_acknowledge(alert, actor):
+            result.refused += 1
+        elif _acknowledge(alert, actor, note, at):
+            result.acknowledged.append(alert)
+        else:
+            result.already += 1
+    db.session.flush()
+    return result
+
+
+@dataclass
+class EscalationGroup:
+    """One order's escalations on the board: its ladder steps of the current cycle, by level."""
+
+    order: RepairOrder
+    steps: list[SlaAlert]
+    pending: list[SlaAlert]
+    ackable: list[SlaAlert]
+
+    @property
+    def level(self) -> int:
+        return max(a.level for a in self.steps)
+
+    @property
+    def oldest_pending_at(self) -> datetime:
+        return min(a.created_at for a in self.pending)
+
+    @property
+    def ackable_ids(self) -> str:
+        """The ids one row's checkbox or button acknowledges (the form's value)."""
+        return " ".join(str(a.id) for a in self.ackable)
+
+
+def escalation_groups(viewer: User, station_id: int | None, at: datetime | None = None,
+                      limit: int = 200) -> list[EscalationGroup]:
+    """Open orders with unacknowledged escalations the viewer can see, one group per order, the
+    most urgent first: by their deadline as it stands (RepairOrder.seconds_left, the order-state
+    rule: a paused order's deadline moves on while it waits). station None means every station."""
+    at = at or now()
+    visible = [SlaAlert.kind == "escalation", scope_clause(viewer, SlaAlert.station_id)]
     if station_id is not None:
-        stmt = stmt.where(SlaAlert.station_id == station_id)
-    return list(db.session.scalars(stmt).unique())
+        visible.append(SlaAlert.station_id == station_id)
+    waiting = sa.exists().where(SlaAlert.order_id == RepairOrder.id, SlaAlert.acknowledged_at.is_(None), *visible)
+    orders = list(db.session.scalars(
+        sa.select(RepairOrder).where(RepairOrder.is_open, waiting)
+        .order_by(RepairOrder.seconds_left(at), RepairOrder.id).limit(limit)).unique())
+    if not orders:
+        return []
+    by_order: dict[int, list[SlaAlert]] = {}
+    for alert in db.session.scalars(sa.select(SlaAlert).where(
+            SlaAlert.order_id.in_([o.id for o in orders]), *visible)
+            .order_by(SlaAlert.level, SlaAlert.id)).unique():
+        by_order.setdefault(alert.order_id, []).append(alert)
+    groups = []
+    for order in orders:
+        alerts = by_order.get(order.id, [])
+        pending = [a for a in alerts if not a.is_acknowledged]
+        if not pending:
+            continue  # acknowledged between the two queries
+        cycle = max(a.cycle for a in pending)
+        steps = [a for a in alerts if a.cycle == cycle]
+        pending = [a for a in steps if not a.is_acknowledged]
+        groups.append(EscalationGroup(order=order, steps=steps, pending=pending,
+                                      ackable=[a for a in pending if may_acknowledge(a, viewer)]))
+    return groups
 
 
-def orders_by_deadline(station_id: int | None, limit: int = 200) -> list[RepairOrder]:
+def orders_by_deadline(station_id: int | None, at: datetime | None = None, limit: int = 200) -> list[RepairOrder]:
     """Open orders, the most urgent first: by the time left on their clocks, which is their deadline as
-    it stands (a paused order's deadline moves on while it waits, the time left on its clock does not)."""
+    it stands (RepairOrder.effective_deadline, the one shown: `at` plus the time left; a paused order's
+    deadline moves on while it waits, the time left on its clock does not)."""
     stmt = (sa.select(RepairOrder).where(RepairOrder.is_open)
-            .order_by(RepairOrder.seconds_left(), RepairOrder.id).limit(limit))
+            .order_by(RepairOrder.seconds_left(at or now()), RepairOrder.id).limit(limit))
     if station_id is not None:
         stmt = stmt.where(RepairOrder.station_id == station_id)
     return list(db.session.scalars(stmt).unique())
