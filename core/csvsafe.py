@@ -10,6 +10,10 @@ spreadsheet runs.
 Every export writes through `writer()`; every import that reads our own exports back
 passes cells through `plain_cell()`, so an exported file re-imports unchanged.
 
+Every export is answered with `csv_response()`: UTF-8 with a byte order mark, without which
+Excel reads the file in the machine's ANSI code page and garbles Chinese names. Imports read
+the file with `read_text()`, which drops the mark, so an exported file round-trips.
+
 Not covered: a spreadsheet that splits our comma-separated file at `;` (some locales do)
 sees a cell start in the middle of a value; the quote guards only the start of our cells.
 """
@@ -19,7 +23,10 @@ import csv
 import re
 from typing import Any, Iterable, TextIO
 
+from flask import Response
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -60,3 +67,21 @@ class SafeWriter:
 def writer(out: TextIO, **fmt: Any) -> SafeWriter:
     """A CSV writer for exports: like csv.writer, with formula-looking text defused."""
     return SafeWriter(out, **fmt)
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """A CSV download that Excel opens right in every language: UTF-8 with a BOM, as an attachment.
+
+    The file name keeps ASCII letters, digits, dots, dashes and underscores only (anything else
+    becomes a dash), so no header can be split or quoted open by it."""
+    filename = re.sub(r"[^A-Za-z0-9._-]", "-", filename)[:120] or "export.csv"
+    return Response(BOM + text.removeprefix(BOM), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def read_text(data: str | bytes) -> str:
+    """The text of an uploaded CSV, without a BOM (our exports and Excel's "CSV UTF-8" carry one).
+
+    Raises UnicodeDecodeError for bytes that are not UTF-8; callers turn it into their refusal."""
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    return text.removeprefix(BOM)

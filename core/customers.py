@@ -208,11 +208,10 @@ class ImportReport:
 
 def read_csv(text: str | bytes, required: tuple[str, ...]) -> csv.DictReader:
     """A reader over UTF-8 CSV text with a header row that has the required columns."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise Invalid(str(_l("The file is not UTF-8 text."))) from None
+    try:
+        text = csvsafe.read_text(text)  # without the BOM our exports (and Excel's) begin with
+    except UnicodeDecodeError:
+        raise Invalid(str(_l("The file is not UTF-8 text."))) from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:

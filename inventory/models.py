@@ -46,6 +46,12 @@ UNIT_STATUS_LABELS = {
 }
 
 
+# Repair orders are dispatch's, and inventory never imports dispatch: it keeps an order's id and
+# reads its number through this reference to two columns of their table (no model, nothing
+# written), so that a page of moves is one query that shows each order by its number.
+ORDER_NUMBERS = sa.table("repair_orders", sa.column("id", sa.Integer), sa.column("number", sa.String))
+
+
 def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
@@ -191,6 +197,8 @@ class StockMove(db.Model):
         sa.Index("ix_inventory_stock_moves_to", "to_location_id", "item_id"),
         sa.Index("ix_inventory_stock_moves_from", "from_location_id", "item_id"),
         sa.Index("ix_inventory_stock_moves_item_at", "item_id", "at"),
+        # the ledger page: newest first, a page at a time, whatever the filters
+        sa.Index("ix_inventory_stock_moves_at", "at", "id"),
     )
 
     @property

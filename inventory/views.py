@@ -4,18 +4,20 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
-from core import customers, stations
+from core import csvsafe, customers, stations
 from core.access import allow, station_scope
 from core.errors import DomainError, Invalid
 from core.extensions import db
-from core.parse import parse_date, parse_id
+from core.parse import parse_date
 from core.security import upload
 from inventory import services
-from inventory.models import CATEGORIES, CATEGORY_LABELS, MOVE_LABELS, StockLevel
+from inventory.models import CATEGORIES, CATEGORY_LABELS, MOVE_LABELS, MOVE_TYPES, UNIT_STATUS_LABELS, StockLevel
+from inventory.services import browse
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory", template_folder="templates")
 
@@ -80,8 +82,7 @@ def _store_reserve(store, lv: StockLevel) -> int:
 @allow(*VIEWERS)
 def export_levels():
     rows = db.session.scalars(_levels_stmt(_filters()))
-    return Response(services.export_levels_csv(rows), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=stock-levels.csv"})
+    return csvsafe.csv_response(services.export_levels_csv(rows), "stock-levels.csv")
 
 
 @bp.route("/levels/<int:level_id>/reorder", methods=["POST"])
@@ -112,7 +113,7 @@ def move_form():
         serials = (form.get("serials") or "").splitlines()
         try:
             done = _do_move(move_type, form, serials)
-            flash(_("%(n)d moves recorded.", n=len(done)), "success")
+            flash(ngettext("%(num)d move recorded.", "%(num)d moves recorded.", len(done)), "success")
             return redirect(url_for("inventory.move_form", type=move_type, to=form.get("to") or None,
                                     **{"from": form.get("from") or None}))
         except DomainError as err:
@@ -150,7 +151,8 @@ def count():
         counts = {k[len("count-"):]: v for k, v in request.form.items() if k.startswith("count-")}
         try:
             result = services.cycle_count(location.code, counts, request.form.get("reason") or "", current_user)
-            flash(_("Count saved: %(n)d adjustments.", n=len(result)), "success")
+            flash(ngettext("Count saved: %(num)d adjustment.", "Count saved: %(num)d adjustments.", len(result)),
+                  "success")
         except DomainError as err:
             error = err
     items = [i for i in services.all_items() if not i.is_serialized]
@@ -172,7 +174,7 @@ def count_import():
     except DomainError as err:
         flash(err.message, "error")
         return redirect(url_for("inventory.count"))
-    flash(_("Count saved: %(n)d adjustments.", n=len(moves)), "success")
+    flash(ngettext("Count saved: %(num)d adjustment.", "Count saved: %(num)d adjustments.", len(moves)), "success")
     return redirect(url_for("inventory.count"))
 
 
@@ -207,8 +209,7 @@ def item_save():
 @bp.route("/items.csv")
 @allow(*VIEWERS)
 def items_export():
-    return Response(services.export_items_csv(services.all_items()), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=items.csv"})
+    return csvsafe.csv_response(services.export_items_csv(services.all_items()), "items.csv")
 
 
 @bp.route("/items/import", methods=["POST"])
@@ -224,27 +225,78 @@ def items_import():
     except DomainError as err:
         flash(err.message, "error")
         return redirect(url_for("inventory.items"))
-    flash(_("%(n)d items imported.", n=n), "success")
+    flash(ngettext("%(num)d item imported.", "%(num)d items imported.", n), "success")
     return redirect(url_for("inventory.items"))
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+@bp.route("/moves")
+@allow(*VIEWERS)
+def moves():
+    f = browse.parse_filters(current_user, request.args, ledger=True)
+    page = browse.paginate_rows(browse.moves_query(current_user, f, _zone())) if f.ok else None
+    return _moves_page(f, page)
+
+
+def _moves_page(f: browse.Filters, page):
+    opts = {"location": browse.options(f, "location", _place_choices(), _("All places")),
+            "item": browse.options(f, "item", [(i.id, f"{i.sku} · {i.name}") for i in services.all_items()],
+                                   _("All items")),
+            "type": browse.options(f, "type", [(t, MOVE_LABELS[t]) for t in MOVE_TYPES], _("All moves"))}
+    return render_template("inventory/moves.html", f=f, page=page, options=opts, labels=MOVE_LABELS,
+                           person=browse.person), (200 if f.ok else 422)
+
+
+def _place_choices() -> list[tuple[int, str]]:
+    return [(loc.id, f"{loc.code} · {loc.name}") for loc in browse.filter_places(current_user)]
+
+
+@bp.route("/moves.csv")
+@allow(*VIEWERS)
+def moves_export():
+    f = browse.parse_filters(current_user, request.args, ledger=True)
+    if not f.ok:  # the page with the filters' messages, not a file of nothing
+        return _moves_page(f, None)
+    rows = db.session.execute(browse.moves_query(current_user, f, _zone()))
+    return csvsafe.csv_response(browse.export_moves_csv(rows), "stock-moves.csv")
 
 
 @bp.route("/units")
 @allow(*VIEWERS, "technician")
 def units():
-    serial = (request.args.get("serial") or "").strip()
-    unit = services.unit_by_serial(serial) if serial else None
-    if unit is not None and services.may_see_unit(current_user, unit):
-        return redirect(url_for("inventory.unit_detail", serial=serial.upper()))
-    return render_template("inventory/units.html", serial=serial, unit=None, history=[], loans=[],
-                           not_found=bool(serial)), (404 if serial else 200)
+    """The serial units the viewer may see, searched and filtered. The lookup box (`serial`, what a
+    scanner types) opens the unit; a serial that is not there for the viewer is 404, whether it is
+    missing or another station's, with the units whose serial holds it."""
+    args = request.args.to_dict()
+    lookup = "serial" in args and "q" not in args
+    if lookup:
+        args["q"] = args.pop("serial")
+    f = browse.parse_filters(current_user, args, ledger=False)
+    if f.ok and f.q:
+        unit = services.unit_by_serial(f.q)
+        if unit is not None and services.may_see_unit(current_user, unit):
+            return redirect(url_for("inventory.unit_detail", serial=unit.serial))
+    page = browse.paginate(browse.units_query(current_user, f)) if f.ok else None
+    not_found = lookup and page is not None and bool(f.q) and page.total == 0
+    opts = {"status": browse.options(f, "status", UNIT_STATUS_LABELS.items(), _("Any status")),
+            "location": browse.options(f, "location", _place_choices(), _("All places")),
+            "item": browse.options(f, "item", [(i.id, f"{i.sku} · {i.name}") for i in services.all_items()
+                                               if i.is_serialized], _("All items"))}
+    status = 422 if not f.ok else (404 if not_found else 200)
+    return render_template("inventory/unit_list.html", f=f, page=page, options=opts, not_found=not_found), status
 
 
 @bp.route("/units/<serial>")
 @allow(*VIEWERS, "technician")
 def unit_detail(serial: str):
     unit = services.get_unit(serial, current_user)
-    return render_template("inventory/units.html", serial=unit.serial, unit=unit, history=services.unit_history(unit),
-                           loans=services.unit_loans(unit), not_found=False)
+    history = services.unit_history(unit)
+    return render_template("inventory/units.html", serial=unit.serial, unit=unit, history=history,
+                           loans=services.unit_loans(unit),
+                           numbers=browse.order_numbers(m.order_id for m in history))
 
 
 @bp.route("/loans")
@@ -254,7 +306,8 @@ def loans():
     page = db.paginate(services.loans_query(overdue_only=overdue, viewer=current_user), per_page=100,
                        error_out=False)
     return render_template("inventory/loans.html", page=page, overdue=overdue, now=services.now(),
-                           may_edit=current_user.role in KEEPERS)
+                           may_edit=current_user.role in KEEPERS,
+                           numbers=browse.order_numbers(loan.order_id for loan in page.items))
 
 
 @bp.route("/loans", methods=["POST"])
@@ -265,7 +318,7 @@ def loan_create():
     try:
         if customer is None:
             raise Invalid(_("No customer with that account number."), {"account_no": "unknown"})
-        loan = services.lend_loaner(parse_id(f.get("order"), "order"), customer.id,
+        loan = services.lend_loaner(browse.order_id_from(f.get("order")), customer.id,
                                     f.get("serial") or "", current_user)
     except DomainError as err:
         flash(err.message, "error")
@@ -298,7 +351,7 @@ def _day(value: str | None, default: date) -> date:
 @bp.route("/report")
 @allow(*VIEWERS)
 def report():
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    zone = _zone()
     today = services.now().astimezone(zone).date()
     first = _day(request.args.get("from"), today - timedelta(days=30))
     last = _day(request.args.get("to"), today)  # inclusive: the whole last day counts

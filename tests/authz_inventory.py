@@ -13,6 +13,8 @@ ROUTES = {
     "inventory.item_save": KEEPERS,
     "inventory.items_export": VIEWERS,
     "inventory.items_import": KEEPERS,
+    "inventory.moves": VIEWERS,
+    "inventory.moves_export": VIEWERS,
     "inventory.units": VIEWERS | {"technician"},
     "inventory.unit_detail": VIEWERS | {"technician"},
     "inventory.loans": VIEWERS,

@@ -10,11 +10,11 @@ from sqlalchemy.orm import aliased, contains_eager, lazyload
 
 from core import audit, auth, stations
 from core.access import in_scope, sees_all_stations
+from core.auth import User
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.parse import parse_decimal, parse_int
 from inventory.models import CATEGORIES, Item, Loan, Location, SerialUnit, StockLevel, StockMove
-
 
 MAX_QTY = 1_000_000
 MAX_UNIT_COST = Decimal("100000000")  # Numeric(10, 2)
@@ -71,7 +71,7 @@ def location_by_code(code: Any, what: str = "location") -> Location:
     return loc
 
 
-def van_of(user: Any) -> Location | None:
+def van_of(user: User) -> Location | None:
     loc = db.session.scalar(sa.select(Location).where(Location.technician_id == user.id))
     if loc is None and user.role == "technician" and ensure_locations():
         loc = db.session.scalar(sa.select(Location).where(Location.technician_id == user.id))
@@ -94,7 +94,7 @@ def unit_by_serial(serial: Any) -> SerialUnit | None:
     return db.session.scalar(sa.select(SerialUnit).where(SerialUnit.serial == serial.strip().upper()))
 
 
-def get_unit(serial: str, viewer: Any = None) -> SerialUnit:
+def get_unit(serial: str, viewer: User | None = None) -> SerialUnit:
     """The unit with this serial; with a viewer, only if they may see it (else NotFound, as for a wrong serial)."""
     unit = unit_by_serial(serial)
     if unit is None or (viewer is not None and not may_see_unit(viewer, unit)):
@@ -112,7 +112,7 @@ def unit_loans(unit: SerialUnit) -> list[Loan]:
     return list(db.session.scalars(sa.select(Loan).where(Loan.unit_id == unit.id).order_by(Loan.lent_at)))
 
 
-def visible_location_ids(user: Any) -> set[int] | None:
+def visible_location_ids(user: User) -> set[int] | None:
     """The places whose stock a user may see; None for everywhere (admins, dispatchers, centre managers).
 
     Stock keepers and station supervisors: their station's store and vans, and the repair centre
@@ -135,12 +135,12 @@ def visible_location_ids(user: Any) -> set[int] | None:
     return ids
 
 
-def may_see_location(user: Any, loc: Location) -> bool:
+def may_see_location(user: User, loc: Location) -> bool:
     visible = visible_location_ids(user)
     return visible is None or loc.id in visible
 
 
-def visible_location(user: Any, code: Any) -> Location:
+def visible_location(user: User, code: Any) -> Location:
     """A place whose stock the user may see, by code; NotFound for one they may not (or that does not exist)."""
     try:
         loc = location_by_code(code)
@@ -169,12 +169,12 @@ def unit_station_id(unit: SerialUnit) -> int | None:
     return row[0] if row[0] is not None else row[1]
 
 
-def _moved_by(user: Any, unit: SerialUnit) -> bool:
+def _moved_by(user: User, unit: SerialUnit) -> bool:
     return db.session.scalar(sa.select(StockMove.id).where(
         StockMove.serial_unit_id == unit.id, StockMove.actor_id == user.id).limit(1)) is not None
 
 
-def may_see_unit(user: Any, unit: SerialUnit) -> bool:
+def may_see_unit(user: User, unit: SerialUnit) -> bool:
     """Whether a user may see a serial unit (and its customer and history).
 
     Admins, dispatchers, centre managers: every unit. Stock keepers and station supervisors: the
@@ -195,7 +195,7 @@ def may_see_unit(user: Any, unit: SerialUnit) -> bool:
     return in_scope(user, unit_station_id(unit))
 
 
-def levels_query(user: Any, *, location: str | None = None, sku: str | None = None,
+def levels_query(user: User, *, location: str | None = None, sku: str | None = None,
                  station_id: int | None = None, category: str | None = None, low_only: bool = False,
                  kind: str | None = None):
     loc = contains_eager(StockLevel.location)
@@ -284,7 +284,7 @@ def whole_number(value: Any, name: str, *, lo: int = 0, hi: int = MAX_QTY) -> in
 
 def save_item(*, sku: str, name: str, category: str, unit: str = "pcs", is_serialized: bool = False,
               unit_cost: Any = 0, reorder_point: Any = 0, reorder_qty: Any = 0, van_reorder_point: Any = 0,
-              actor: Any = None) -> Item:
+              actor: User | None = None) -> Item:
     """Add an item or update the one with this SKU (a serialized item stays serialized once it has stock)."""
     require_keeper(actor)
     sku = (sku or "").strip().upper()
@@ -321,13 +321,13 @@ def save_item(*, sku: str, name: str, category: str, unit: str = "pcs", is_seria
     return item
 
 
-def home_of(actor: Any) -> str:
+def home_of(actor: User) -> str:
     loc = van_of(actor) if actor.role == "technician" else store_of(actor.station_id)
     if loc is None:
         raise Invalid(str(_l("Say where the unit goes.")), {"to": "required"})
     return loc.code
 
 
-def require_keeper(actor: Any) -> None:
+def require_keeper(actor: User) -> None:
     if actor is None or actor.role not in ("admin", "stockkeeper"):
         raise Forbidden(str(_l("Only stock keepers and admins may do that.")))

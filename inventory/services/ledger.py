@@ -16,14 +16,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core import audit, auth, outbox
+from core.auth import User
 from core.customers import Customer
 from core.db import now
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.extensions import db
 from inventory.models import MOVE_LABELS, MOVE_TYPES, Item, Loan, Location, SerialUnit, StockLevel, StockMove
-from inventory.services.catalogue import (require_keeper, whole_number, item_by_sku, level_of, location_by_code,
-                                          may_see_location, unit_by_serial)
-
+from inventory.services.catalogue import (
+    item_by_sku,
+    level_of,
+    location_by_code,
+    may_see_location,
+    require_keeper,
+    unit_by_serial,
+    whole_number,
+)
 
 LOAN_DAYS = 14
 
@@ -52,7 +59,7 @@ UNSERIALIZED_ONLY = ("consume", "adjust")  # a lost or found unit is scrapped or
 # --- permissions -----------------------------------------------------------
 
 
-def _check_place(actor: Any, loc: Location | None, side: str, move_type: str = "") -> None:
+def _check_place(actor: User, loc: Location | None, side: str, move_type: str = "") -> None:
     """May this person take from / put into this place? Stock keepers: their station; technicians: their van."""
     if loc is None or actor is None or actor.role == "admin":
         return
@@ -173,7 +180,7 @@ def _unit_status_after(req: MoveRequest, faulty: bool) -> str:
 
 def record_move(type: str, *, sku: str | None = None, qty: Any = None, serial: str | None = None,
                 source: str | None = None, target: str | None = None, reason: str | None = "",
-                order_id: Any = None, customer_id: Any = None, actor: Any = None, faulty: bool = False,
+                order_id: Any = None, customer_id: Any = None, actor: User | None = None, faulty: bool = False,
                 due_at: datetime | None = None) -> StockMove:
     """Append one move to the ledger and follow it in the levels and the unit. The one way stock changes.
 
@@ -346,7 +353,7 @@ def keepers_of(station_id: int | None) -> list[Any]:
                                    .where(auth.User.is_enabled.is_(True))))
 
 
-def set_reorder(level_id: int, reorder_point: Any, reorder_qty: Any, actor: Any) -> StockLevel:
+def set_reorder(level_id: int, reorder_point: Any, reorder_qty: Any, actor: User) -> StockLevel:
     level = db.session.get(StockLevel, level_id)
     if level is None or not may_see_location(actor, level.location):  # another station's: not there for them
         raise NotFound(str(_l("No such stock level.")))
@@ -365,7 +372,7 @@ def set_reorder(level_id: int, reorder_point: Any, reorder_qty: Any, actor: Any)
 
 # --- cycle count -----------------------------------------------------------
 
-def cycle_count(location_code: str, counts: dict[str, Any], reason: str, actor: Any) -> list[StockMove]:
+def cycle_count(location_code: str, counts: dict[str, Any], reason: str, actor: User) -> list[StockMove]:
     """Turn counted quantities into adjust moves for the variances (uncounted items are left alone)."""
     require_keeper(actor)
     loc = location_by_code(location_code)
@@ -391,7 +398,7 @@ def cycle_count(location_code: str, counts: dict[str, Any], reason: str, actor: 
     return moves
 
 
-def receive_batch(sku: str, target: str, actor: Any, *, qty: Any = None, serials: Iterable[str] = (),
+def receive_batch(sku: str, target: str, actor: User, *, qty: Any = None, serials: Iterable[str] = (),
                   reason: str = "") -> list[StockMove]:
     """A delivery: a quantity of a plain item, or one move per scanned serial (one per line)."""
     clean = [s.strip().upper() for s in serials if s and s.strip()]

@@ -10,16 +10,25 @@ from flask_babel import lazy_gettext as _l
 
 from core import auth, outbox
 from core.access import in_scope, scope_clause
+from core.auth import User
 from core.db import now
 from core.errors import Conflict, Invalid, NotFound
 from core.extensions import db
 from inventory.models import Item, Loan, SerialUnit, StockMove
-from inventory.services.catalogue import (home_of, whole_number, get_unit, item_by_sku, level_of, location_by_code,
-                                          unit_by_serial, van_of)
+from inventory.services.catalogue import (
+    get_unit,
+    home_of,
+    item_by_sku,
+    level_of,
+    location_by_code,
+    unit_by_serial,
+    van_of,
+    whole_number,
+)
 from inventory.services.ledger import keepers_of, record_move
 
 
-def issue_parts_for_order(order_id: int, technician: Any, parts: Any, *, customer_id: int | None = None,
+def issue_parts_for_order(order_id: int, technician: User, parts: Any, *, customer_id: int | None = None,
                           source: str | None = None) -> list[StockMove]:
     """Take the parts a job used out of the technician's van as `issue` moves linked to the order.
 
@@ -69,7 +78,7 @@ def issue_parts_for_order(order_id: int, technician: Any, parts: Any, *, custome
     return moves
 
 
-def lend_loaner(order_id: int | None, customer_id: int, serial: str, actor: Any, *,
+def lend_loaner(order_id: int | None, customer_id: int, serial: str, actor: User, *,
                 due_at: datetime | None = None) -> Loan:
     """Lend a spare unit to a customer (by the technician from their van, or by a stock keeper from the store)."""
     unit = unit_by_serial(serial)
@@ -83,7 +92,7 @@ def lend_loaner(order_id: int | None, customer_id: int, serial: str, actor: Any,
     return db.session.scalar(sa.select(Loan).where(Loan.unit_id == unit.id, Loan.returned_at.is_(None)))  # type: ignore[return-value]
 
 
-def return_loaner(serial: str, actor: Any, *, target: str | None = None) -> Loan:
+def return_loaner(serial: str, actor: User, *, target: str | None = None) -> Loan:
     """The customer gives the loaner back: into the technician's van, or the keeper's store.
 
     Only a loan of the actor's station scope can be closed; another station's is not on loan for them.
@@ -99,7 +108,7 @@ def return_loaner(serial: str, actor: Any, *, target: str | None = None) -> Loan
     return loan
 
 
-def collect_faulty_unit(serial: str, actor: Any, *, sku: str | None = None, customer_id: int | None = None,
+def collect_faulty_unit(serial: str, actor: User, *, sku: str | None = None, customer_id: int | None = None,
                         order_id: int | None = None, target: str | None = None, reason: str = "") -> SerialUnit:
     """Bring a customer's faulty unit back (a unit we never had is entered here, with its SKU)."""
     record_move("return", serial=serial, sku=sku, target=target or home_of(actor), customer_id=customer_id,
@@ -107,7 +116,7 @@ def collect_faulty_unit(serial: str, actor: Any, *, sku: str | None = None, cust
     return get_unit(serial)
 
 
-def get_loan(loan_id: int, viewer: Any = None) -> Loan:
+def get_loan(loan_id: int, viewer: User | None = None) -> Loan:
     """A loan; with a viewer, only one of their station scope (else NotFound, as for a wrong id)."""
     loan = db.session.get(Loan, loan_id)
     if loan is None or (viewer is not None and not in_scope(viewer, loan.station_id)):

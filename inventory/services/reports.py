@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
 from core import auth, csvsafe, stations
+from core.auth import User
 from core.errors import Invalid
 from core.extensions import db
 from inventory.models import TRACKED_KINDS, Item, Location, SerialUnit, StockLevel, StockMove
@@ -21,7 +22,7 @@ from inventory.services.catalogue import require_keeper, save_item
 from inventory.services.ledger import cycle_count
 
 
-def import_counts_csv(text: str | bytes, reason: str, actor: Any) -> list[StockMove]:
+def import_counts_csv(text: str | bytes, reason: str, actor: User) -> list[StockMove]:
     """Counted levels from a CSV (location, sku, qty — the levels export's columns will do) become
     adjust moves for the variances, as a cycle count; all rows or none."""
     require_keeper(actor)
@@ -40,11 +41,10 @@ def import_counts_csv(text: str | bytes, reason: str, actor: Any) -> list[StockM
 
 
 def _csv_rows(text: str | bytes, needed: set[str]) -> list[tuple[int, dict[str, str]]]:
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise Invalid(str(_l("The file is not UTF-8 text.")), {"file": "encoding"}) from None
+    try:
+        text = csvsafe.read_text(text)  # without the BOM our exports (and Excel's) begin with
+    except UnicodeDecodeError:
+        raise Invalid(str(_l("The file is not UTF-8 text.")), {"file": "encoding"}) from None
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not needed <= set(reader.fieldnames):
         raise Invalid(str(_l("The CSV needs the columns %(cols)s.", cols=", ".join(sorted(needed)))),
@@ -164,7 +164,7 @@ def export_items_csv(items: Iterable[Item]) -> str:
     return buf.getvalue()
 
 
-def import_items_csv(text: str | bytes, actor: Any) -> int:
+def import_items_csv(text: str | bytes, actor: User) -> int:
     """Add or update items from a CSV with export_items_csv's columns; all rows or none."""
     require_keeper(actor)
     n = 0

@@ -52,7 +52,9 @@ def test_admin_filters_by_station_and_exports_csv(client, shop, login):
     login(shop["admin"])
     page = client.get("/inventory/?station=S02").get_data(as_text=True)
     assert "S02" in page and "VAN-TECH<" not in page and "Order 40 pcs" in page
-    csv_text = client.get("/inventory/levels.csv?sku=CON-F").get_data(as_text=True)
+    resp = client.get("/inventory/levels.csv?sku=CON-F")
+    assert resp.content_type == "text/csv; charset=utf-8" and resp.data.startswith(b"\xef\xbb\xbf")  # BOM: Excel
+    csv_text = resp.get_data(as_text=True).removeprefix("\ufeff")
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("location,kind,station,sku") and len(lines) == 4
     assert "S02,store,S02,CON-F,F connector,9,10,40,yes" in csv_text
@@ -156,7 +158,8 @@ def test_unit_page_loans_and_report(app, client, shop, login, clock):
     assert client.get("/inventory/units?serial=ln-1").status_code == 302
     page = client.get("/inventory/units/LN-1").get_data(as_text=True)
     assert "On loan" in page and "55" in page and shop["customer"].account_no in page
-    assert client.get("/inventory/units?serial=NOPE").status_code == 404
+    missing = client.get("/inventory/units?serial=NOPE")
+    assert missing.status_code == 404 and "No unit with serial NOPE." in missing.get_data(as_text=True)
     assert client.get("/inventory/units/NOPE").status_code == 404
     assert "LN-1" in client.get("/inventory/loans").get_data(as_text=True)
     assert "LN-1" not in client.get("/inventory/loans?overdue=1").get_data(as_text=True)
