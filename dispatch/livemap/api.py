@@ -63,18 +63,23 @@ document("/orders.geojson", "get",
 @bp.route("/orders/<int:order_id>/candidates")
 @allow(*MAP_ROLES)
 def order_candidates(order_id: int):
-    items = map_service.candidates_for(services.get_order(order_id), _actor())
-    return jsonify(items=items, total=len(items), page=1, per_page=max(len(items), 1))
+    order = services.get_order(order_id)
+    items = map_service.candidates_for(order, _actor())
+    why_not = map_service.why_not_assignable(order, _actor())
+    return jsonify(items=items, total=len(items), page=1, per_page=max(len(items), 1),
+                   assignable=why_not is None, why_not=why_not)
 
 
 document("/orders/{order_id}/candidates", "get",
-         "The best technicians for an order now (on duty at its station, with the skill): distance and open load",
+         "The best technicians for an order now (on duty at its station, with the skill): distance and open load; "
+         "assignable says whether the caller may give the order to one of them now, why_not says why not",
          response={"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
              "type": "object", "properties": {
                  "technician_id": {"type": "integer"}, "username": {"type": "string"},
                  "distance_km": {"type": "number"}, "open_orders": {"type": "integer"},
                  "open_points": {"type": "number"}, "urgent_orders": {"type": "integer"},
                  "score": {"type": "number"}, "is_current": {"type": "boolean"}}}},
-             "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}},
+             "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
+             "assignable": {"type": "boolean"}, "why_not": {"type": ["string", "null"]}}},
          errors=(401, 403, 404),
          params=[{"name": "order_id", "in": "path", "required": True, "schema": {"type": "integer"}}])

@@ -23,15 +23,16 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from core.access import scope_clause
 from core.auth import User
 from core.db import now
-from core.errors import Invalid
+from core.errors import Forbidden, Invalid, recovered
 from core.extensions import db
 from core.stations import Station
-from dispatch.orders.models import (KINDS, OPEN_STATUSES, SERVICE_LINES, SLA_STATES, Category, RepairOrder,
-                             TechnicianDuty, pause_shift)
+from dispatch.orders.models import (CLOSED_STATUSES, KINDS, OPEN_STATUSES, SERVICE_LINES, SLA_STATES, Category,
+                                    RepairOrder, TechnicianDuty, pause_shift)
 from dispatch.orders.services.assignment import rank_technicians
-from dispatch.orders.services.orders import check_may_see
+from dispatch.orders.services.orders import ASSIGNABLE, check_may_see, require_manager
 
 FILTERS = ("station", "status", "kind", "sla_state", "service_line")
 
@@ -76,15 +77,6 @@ def _choices(raw: str | None, name: str, allowed: tuple[str, ...] | None, max_le
     return items
 
 
-def _scope(stmt: Any, actor: User) -> Any:
-    """Dispatchers, admins and centre managers see every station; a station's supervisor only theirs."""
-    if actor.role in ("admin", "dispatcher") or actor.is_centre_manager:
-        return stmt
-    if actor.role == "supervisor":
-        return stmt.where(RepairOrder.station_id == actor.station_id)
-    return stmt.where(sa.false())
-
-
 def feed_query(actor: User, args: dict[str, str | None], at: datetime | None = None) -> Any:
     """The SELECT behind the feed: validated filters (Invalid on bad input), no I/O."""
     at = at or now()
@@ -116,7 +108,9 @@ def feed_query(actor: User, args: dict[str, str | None], at: datetime | None = N
     if states:
         stmt = stmt.where(RepairOrder.sla_state(at).in_(states))
     # soonest deadline as it stands first (a paused order's moves on; the time left on its clock does not)
-    return _scope(stmt, actor).order_by(RepairOrder.seconds_left(at), RepairOrder.id)
+    # the station scope (core.access); the routes admit only staff, who see their scope's orders
+    stmt = stmt.where(scope_clause(actor, RepairOrder.station_id))
+    return stmt.order_by(RepairOrder.seconds_left(at), RepairOrder.id)
 
 
 def orders_geojson(actor: User, args: dict[str, str | None]) -> str:
@@ -147,10 +141,8 @@ def orders_geojson(actor: User, args: dict[str, str | None]) -> str:
 # --------------------------------------------------------------------------- the page's layers
 
 def map_stations(actor: User) -> list[Station]:
-    stmt = sa.select(Station).order_by(Station.code)
-    if actor.role == "supervisor" and not actor.is_centre_manager:
-        stmt = stmt.where(Station.id == actor.station_id)
-    return list(db.session.scalars(stmt))
+    """The stations the actor's scope holds (core.access), by code."""
+    return list(db.session.scalars(sa.select(Station).where(scope_clause(actor, Station.id)).order_by(Station.code)))
 
 
 def technicians_on_map(actor: User) -> list[dict[str, Any]]:
@@ -163,9 +155,8 @@ def technicians_on_map(actor: User) -> list[dict[str, Any]]:
             .join(TechnicianDuty, TechnicianDuty.user_id == User.id)
             .outerjoin(Station, Station.id == User.station_id)
             .where(User.role == "technician", User.is_enabled.is_(True), TechnicianDuty.last_lat.is_not(None))
+            .where(scope_clause(actor, User.station_id))
             .order_by(User.username))
-    if actor.role == "supervisor" and not actor.is_centre_manager:
-        stmt = stmt.where(User.station_id == actor.station_id)
     techs = db.session.execute(stmt).all()
     ids = [t.id for t in techs]
     load: dict[int, tuple[int, float]] = {}
@@ -178,6 +169,36 @@ def technicians_on_map(actor: User) -> list[dict[str, Any]]:
              "on_duty": bool(t.on_duty), "lat": t.last_lat, "lon": t.last_lon, "last_at": t.last_at,
              "open_orders": load.get(t.id, (0, 0.0))[0], "open_points": round(load.get(t.id, (0, 0.0))[1], 1)}
             for t in techs]
+
+
+_CANNOT_ASSIGN = {
+    "waiting_customer": _l("Waiting for the customer (the clock is paused): an order cannot be reassigned once "
+                           "its technician has been on site."),
+    "waiting_parts": _l("Waiting for parts: an order cannot be reassigned once its technician has been on site."),
+    "en_route": _l("The technician is on the way: an order cannot be reassigned once its technician has set off."),
+    "on_site": _l("The technician is on site: an order cannot be reassigned once its technician has arrived."),
+}
+
+
+def why_not_assignable(order: RepairOrder, actor: User) -> str | None:
+    """Why the actor cannot assign or reassign the order now, as a sentence for the popup; None when they can.
+
+    The same rules `dispatch.orders.services.assign` enforces (who may manage the order, and the
+    statuses an order can change hands in), asked here so the map can say why instead of hiding
+    the buttons.
+    """
+    try:
+        require_manager(order, actor)
+    except Forbidden as err:
+        recovered(err)  # a question, not a refusal of this request
+        return str(_l("You may not reassign this order: only dispatchers and its station's supervisors may."))
+    if order.status in ASSIGNABLE:
+        return None
+    if order.status in CLOSED_STATUSES:
+        return str(_l("This order is %(status)s: there is nothing left to assign.",
+                      status=order.status_label.lower()))
+    return str(_CANNOT_ASSIGN.get(order.status) or _l("This order cannot be reassigned while it is %(status)s.",
+                                                      status=order.status_label.lower()))
 
 
 def candidates_for(order: RepairOrder, actor: User) -> list[dict[str, Any]]:

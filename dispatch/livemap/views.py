@@ -53,20 +53,29 @@ def _coverage_points(geometry: Any) -> list[tuple[float, float]]:
     return out
 
 
-def build_map(stations: list[Any], technicians: list[dict[str, Any]]) -> dict[str, Any]:
-    """The folium map: stations, a switchable coverage layer, technicians, a layer control."""
+def station_bounds(stations: list[Any]) -> list[list[float]] | None:
+    """[[south, west], [north, east]] around the stations and their coverage areas; None for no station."""
     points = [(s.lat, s.lon) for s in stations] + [p for s in stations for p in _coverage_points(s.coverage)]
+    if not points:
+        return None
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
-    center = [(min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2] if points else list(DEFAULT_CENTER)
+    return [[round(min(lats), 6), round(min(lons), 6)], [round(max(lats), 6), round(max(lons), 6)]]
+
+
+def build_map(stations: list[Any], technicians: list[dict[str, Any]]) -> dict[str, Any]:
+    """The folium map: stations, a switchable coverage layer, technicians, a layer control."""
+    bounds = station_bounds(stations)
+    center = ([(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2] if bounds
+              else list(DEFAULT_CENTER))
     m = folium.Map(location=center, zoom_start=12, tiles=None, max_zoom=19, control_scale=True,
                    prefer_canvas=False)
     # Only Leaflet: this map draws no folium popups or icons, so jQuery, Bootstrap and the
     # awesome-markers/Font Awesome assets (about 400 kB) would only slow the page down.
     m.default_js = [a for a in m.default_js if a[0] == "leaflet"]
     m.default_css = [a for a in m.default_css if a[0] == "leaflet_css"]
-    if points:
-        m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(30, 30))
+    if bounds:
+        m.fit_bounds(bounds, padding=(30, 30))
     tiles = current_app.config.get("TILES_URL") or None
     if tiles:
         folium.TileLayer(tiles=tiles, attr=current_app.config.get("TILES_ATTRIBUTION", ""), max_zoom=19,
@@ -115,6 +124,11 @@ def index():
         "feedUrl": url_for("dispatch_map_api.orders_geojson"),
         "categoriesUrl": url_for("dispatch_api.category_list"),
         "orderUrl": url_for("dispatch_api.order_detail", order_id=0).rsplit("/", 1)[0] + "/",
+        "orderPageUrl": url_for("dispatch.order_page", order_id=0).rsplit("/", 1)[0] + "/",
+        "searchUrl": url_for("dispatch_api.order_list"),
+        # a station filter fits the map to that station's area; "All" to every station of the user's scope
+        "stationBounds": {s.code: station_bounds([s]) for s in stations},
+        "allBounds": station_bounds(stations),
         "pollSeconds": int(current_app.config.get("MAP_POLL_SECONDS", 15)),
         "mapName": live_map["map_name"],
         "controlName": live_map["control_name"],
@@ -131,7 +145,11 @@ def index():
                 _("No technician with the skill is on duty at this station."),
             "km": _("%(km)s km", km="{km}"), "load": _("%(n)s open", n="{n}"), "assign": _("Assign"),
             "reassign": _("Reassign"), "current": _("current"), "reason": _("Reason for reassigning"),
-            "reasonNeeded": _("Say why the order is reassigned."), "done": _("Assigned to %(name)s.", name="{name}"),
+            "reasonNeeded": _("Say why the order is reassigned."),
+            "done": _("%(number)s assigned to %(name)s.", number="{number}", name="{name}"),
+            "openOrder": _("Open the order"), "results": _("Search results: %(n)s", n="{n}"),
+            "noResults": _("No open order matches."), "moreResults": _("and %(n)s more — be more precise", n="{n}"),
+            "searching": _("Searching…"), "noLocation": _("No location yet: open the order to pin it."),
             "leftIn": _("%(time)s left", time="{time}"), "overdueBy": _("overdue by %(time)s", time="{time}"),
             "hours": _("%(h)s h %(m)s min", h="{h}", m="{m}"), "minutes": _("%(m)s min", m="{m}"),
             "error": _("Something went wrong."),

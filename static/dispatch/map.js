@@ -1,7 +1,9 @@
 // The dispatcher's live map: loads the open orders of the current view from the GeoJSON feed into a
 // marker-cluster group and a fault heat layer, keeps them fresh by polling (markers are updated in
-// place by id), keeps the side list in step, and assigns from the popup.
-// Sets data-loaded (features on the map), data-refreshes (feeds applied) and data-state on #live-map.
+// place by id), keeps the side list in step, searches open orders, and assigns from the popup.
+// A station filter fits the map to that station's area (clearing it, to all the user's stations).
+// Sets data-loaded (features on the map), data-refreshes (feeds applied), data-state, data-view (the
+// station the view was fitted to, or "all") and data-assigned on #live-map; data-state on #map-search.
 (function () {
   "use strict";
   var cfgEl = document.getElementById("map-config");
@@ -16,6 +18,9 @@
   var listMore = document.getElementById("map-list-more");
   var sideTitle = document.getElementById("side-title");
   var filters = document.getElementById("map-filters");
+  var searchForm = document.getElementById("map-search");
+  var searchClear = document.getElementById("map-search-clear");
+  var notice = document.getElementById("map-notice");
   var csrf = document.querySelector("meta[name=csrf-token]").content;
   var LIST_MAX = 200;
   var SLA_RANK = {ok: 0, due_soon: 1, overdue: 2};
@@ -28,9 +33,15 @@
   var refreshes = 0;
   var skew = 0;            // server clock minus this browser's clock (countdowns follow the server)
   var openId = null;       // the order whose popup is open
+  var openSeen = false;    // ... and it has been in a feed since (when it leaves the feed, the popup closes)
+  var openAt = null;       // ... and where the popup stands
+  var results = null;      // the search's orders while the side list shows them (null: the orders in view)
+  var searchSeq = 0;
   // with no tile layer (TILES_URL empty) nothing gives the map a max zoom, which clustering needs
   if (map.options.maxZoom === undefined) { map.setMaxZoom(19); }
-  var popup = L.popup({maxWidth: 340, minWidth: 260, autoPanPadding: [20, 20]});
+  // the popup's content width: a phone's map is narrower than 340 px plus the popup's padding and margins
+  var popupWidth = Math.max(180, Math.min(340, box.clientWidth - 110));
+  var popup = L.popup({maxWidth: popupWidth, minWidth: Math.min(260, popupWidth), autoPanPadding: [20, 20]});
 
   function fmt(text, values) {
     return text.replace(/\{(\w+)\}/g, function (m, k) { return values[k] !== undefined ? values[k] : m; });
@@ -124,7 +135,11 @@
     ordered = fc.features;
     heat.setLatLngs(ordered.filter(function (f) { return f.properties.kind === "fault"; })
       .map(function (f) { return [f.geometry.coordinates[1], f.geometry.coordinates[0], 1]; }));
-    if (openId !== null && !markers[openId]) { map.closePopup(popup); }
+    // an order that leaves the feed (resolved, cancelled, filtered out) loses its popup; one opened from a
+    // search result the filters hide keeps it until it has been on the map once
+    if (openId !== null) {
+      if (markers[openId]) { openSeen = true; } else if (openSeen) { map.closePopup(popup); }
+    }
     renderList();
     if (add.length) {
       afterChunks = function () { finished(fc); };
@@ -188,7 +203,31 @@
     clearTimeout(moveTimer);
     moveTimer = setTimeout(refresh, 250);
   });
-  filters.addEventListener("change", function () { refresh(); });
+  // The station filter moves the map to the station's area; "All" back to every station of the user's.
+  // Leaflet drops a new view asked for during a zoom animation (a fly, a cluster opening), so the fit
+  // waits for the animation's end; it jumps (no animation of its own) and gives up any fly under way.
+  var zoomAnimating = false;
+  var pendingFit = null;
+  var flight = 0;          // flyTo()s started; a fly still under way gives up when another one or a fit starts
+  map.on("zoomanim", function () { zoomAnimating = true; });
+  map.on("zoomend", function () { zoomAnimating = false; applyFit(); });
+  function fitToStation(code) {
+    flight += 1;
+    pendingFit = {view: code || "all", bounds: code ? cfg.stationBounds[code] : cfg.allBounds};
+    applyFit();
+  }
+  function applyFit() {
+    if (!pendingFit) { return; }
+    if (zoomAnimating) { setTimeout(applyFit, 500); return; }  // zoomend applies it, or this does
+    var fit = pendingFit;
+    pendingFit = null;
+    if (fit.bounds) { map.fitBounds(fit.bounds, {padding: [30, 30], animate: false}); }
+    box.dataset.view = fit.view;
+  }
+  filters.addEventListener("change", function (e) {
+    if (e.target && e.target.name === "station") { fitToStation(e.target.value); }
+    refresh();
+  });
   filters.addEventListener("submit", function (e) { e.preventDefault(); refresh(); });
   setInterval(function () { if (!document.hidden) { refresh(); } }, Math.max(2, cfg.pollSeconds) * 1000);
 
@@ -200,6 +239,7 @@
     return fmt(ms > 0 ? msg.leftIn : msg.overdueBy, {time: text});
   }
   function renderList() {
+    if (results !== null) { return; }  // the side list shows the search's results
     var bounds = map.getBounds();
     var inView = ordered.filter(function (f) {
       var c = f.geometry.coordinates;
@@ -233,20 +273,24 @@
       : (inView.length ? "" : msg.none);
     box.dataset.listed = String(Math.min(inView.length, LIST_MAX));
   }
-  function flyTo(id) {
+  // Flies to an order and opens its popup: one on the map (a list click), or a search result at its point
+  // (`at`), which the feed loads once the map is there — or never, when the filters hide it.
+  function flyTo(id, at) {
     var m = markers[id];
-    if (!m) { return; }
-    var target = m.getLatLng();
+    if (!m && !at) { return; }
+    var target = m ? m.getLatLng() : L.latLng(at);
     var zoom = Math.max(map.getZoom(), 17);
     var opened = false;
     var revealed = false;
-    var open = function () { if (!opened) { opened = true; showPopup(id); } };
+    var mine = ++flight;
+    var open = function () { if (!opened && mine === flight) { opened = true; showPopup(id, target); } };
     // markercluster may never call back (or the fly never end) while another animation or a feed
     // refresh runs; the popup then opens at the order's point on a timer instead of not at all.
     var reveal = function () {
-      if (revealed) { return; }
+      if (revealed || mine !== flight) { return; }
       revealed = true;
-      cluster.zoomToShowLayer(m, open);
+      var shown = markers[id];
+      if (shown && cluster.hasLayer(shown)) { cluster.zoomToShowLayer(shown, open); } else { open(); }
       setTimeout(open, 1000);
     };
     if (map.getCenter().distanceTo(target) < 1 && map.getZoom() === zoom) { reveal(); return; }
@@ -267,26 +311,39 @@
     parent.appendChild(d);
     return d;
   }
-  function showPopup(id) {
+  function showPopup(id, at) {
     var m = markers[id];
-    if (!m) { return; }
+    var where = m ? m.getLatLng() : (at || (openId === id ? openAt : null));
+    if (!where) { return; }
     openId = id;
+    openSeen = !!m;
+    openAt = where;
     var wrap = el("div", "order-popup");
     wrap.dataset.order = id;
     wrap.appendChild(el("p", "muted", msg.loading));
-    popup.setLatLng(m.getLatLng()).setContent(wrap).openOn(map);
+    popup.setLatLng(where).setContent(wrap).openOn(map);
     Promise.all([getJson(cfg.orderUrl + id), getJson(cfg.orderUrl + id + "/candidates")]).then(function (res) {
       if (openId !== id) { return; }
       if (res[0][0] !== 200) { wrap.replaceChildren(el("p", "error", (res[0][1].error || {}).message || msg.error)); return; }
-      fillPopup(wrap, res[0][1], res[1][0] === 200 ? res[1][1].items : []);
+      fillPopup(wrap, res[0][1], res[1][0] === 200 ? res[1][1] : {items: [], assignable: false, why_not: msg.error});
       popup.update();
     }).catch(function () { wrap.replaceChildren(el("p", "error", msg.error)); });
   }
   map.on("popupclose", function (e) { if (e.popup === popup) { openId = null; } });
 
-  function fillPopup(wrap, order, candidates) {
+  function orderLink(id, text) {
+    var a = el("a", null, text);
+    a.href = cfg.orderPageUrl + encodeURIComponent(id);
+    return a;
+  }
+  function fillPopup(wrap, order, answer) {
+    var candidates = answer.items || [];
     wrap.replaceChildren();
-    var h = el("h3", "popup-title", order.number + " ");
+    var h = el("h3", "popup-title");
+    var title = orderLink(order.id, order.number);
+    title.dataset.testid = "popup-link";
+    h.appendChild(title);
+    h.appendChild(document.createTextNode(" "));
     h.appendChild(el("span", "badge badge-" + order.sla_state, cfg.slaLabels[order.sla_state]));
     wrap.appendChild(h);
     row(wrap, msg.category, categories[order.category] || order.category);
@@ -301,7 +358,7 @@
     note.setAttribute("role", "status");
     if (!candidates.length) { wrap.appendChild(el("p", "muted", msg.noCandidates)); }
     var reason = null;
-    if (order.technician) {
+    if (order.technician && answer.assignable) {
       reason = el("input", "popup-reason");
       reason.type = "text";
       reason.maxLength = 500;
@@ -315,7 +372,7 @@
                         fmt(msg.load, {n: c.open_orders})));
       if (c.is_current) {
         li.appendChild(el("span", "badge", msg.current));
-      } else if (["new", "assigned", "accepted"].indexOf(order.status) >= 0) {
+      } else if (answer.assignable) {  // the server's answer: who may, and in which statuses
         var b = el("button", "btn btn-small assign-btn", order.technician ? msg.reassign : msg.assign);
         b.type = "button";
         b.dataset.technician = c.username;
@@ -325,8 +382,16 @@
       ul.appendChild(li);
     });
     wrap.appendChild(ul);
+    if (!answer.assignable && answer.why_not) {  // say why there is no Assign button
+      var why = el("p", "popup-why", answer.why_not);
+      why.dataset.testid = "popup-why-not";
+      wrap.appendChild(why);
+    }
     if (reason) { wrap.appendChild(reason); }
     wrap.appendChild(note);
+    var more = el("p", "popup-open");
+    more.appendChild(orderLink(order.id, msg.openOrder));
+    wrap.appendChild(more);
   }
 
   function assign(order, cand, reason, note, wrap) {
@@ -359,14 +424,96 @@
           m.setIcon(icon(p));
           renderList();
         }
+        var t = o.technician || {username: cand.username};
+        var who = t.full_name && t.full_name !== t.username ? t.full_name + " (" + t.username + ")" : t.username;
+        notice.textContent = fmt(msg.done, {number: o.number, name: who});
+        notice.classList.add("shown");
         box.dataset.assigned = String(o.id);
         showPopup(o.id);
         refresh();
+        if (results !== null) { search(); }
       })
       .catch(function () { note.textContent = msg.error; note.classList.add("error"); });
   }
 
+  // ---------------------------------------------------------------- search: the orders API's q (number,
+  // customer's name, whole phone number, address), open orders only; the side list shows the results
+  var SEARCH_MAX = 20;  // the orders API serialises each order in full: a page of them, then "be more precise"
+  function search() {
+    var q = searchForm.elements.q.value.trim();
+    if (!q) { clearSearch(); return; }
+    var mine = ++searchSeq;
+    searchForm.dataset.state = "loading";
+    listMore.textContent = msg.searching;
+    var params = new URLSearchParams({q: q, queue: "open", per_page: String(SEARCH_MAX)});
+    getJson(cfg.searchUrl + "?" + params.toString()).then(function (res) {
+      if (mine !== searchSeq) { return; }
+      if (res[0] !== 200) { showResults([], 0, (res[1].error || {}).message || msg.error); return; }
+      showResults(res[1].items, res[1].total, "");
+    }).catch(function () {
+      if (mine === searchSeq) { showResults([], 0, msg.error); }
+    });
+  }
+  function showResults(items, total, problem) {
+    results = items;
+    var frag = document.createDocumentFragment();
+    items.forEach(function (o) {
+      var li = el("li", "map-item map-result sla-" + o.sla_state);
+      li.dataset.order = o.id;
+      var located = o.lat !== null && o.lon !== null;
+      var btn = located ? el("button", "map-item-btn") : orderLink(o.id);
+      if (located) {
+        btn.type = "button";
+        btn.addEventListener("click", function () { flyTo(o.id, [o.lat, o.lon]); });
+      } else {
+        btn.className = "map-item-btn";
+      }
+      var head = el("span", "map-item-head");
+      var dot = el("span", "order-dot sla-" + o.sla_state + " kind-" + o.kind);
+      dot.appendChild(el("b", null, KIND_LETTER[o.kind] || "?"));
+      head.appendChild(dot);
+      head.appendChild(el("strong", null, " " + o.number + " "));
+      head.appendChild(el("span", "badge badge-" + o.sla_state, cfg.slaLabels[o.sla_state]));
+      btn.appendChild(head);
+      // the phone as the API gives it: masked
+      btn.appendChild(el("span", "map-item-line", o.customer.name + " · " + o.customer.phone));
+      btn.appendChild(el("span", "map-item-line", o.address || "-"));
+      btn.appendChild(el("span", "map-item-line muted", (cfg.statusLabels[o.status] || o.status) + " · " +
+                         (o.station || "-") + " · " + (o.technician ? o.technician.username : msg.nobody)));
+      if (!located) { btn.appendChild(el("span", "map-item-line muted", msg.noLocation)); }
+      li.appendChild(btn);
+      frag.appendChild(li);
+    });
+    list.replaceChildren(frag);
+    sideTitle.textContent = fmt(msg.results, {n: total});
+    listMore.textContent = problem || (total > items.length ? fmt(msg.moreResults, {n: total - items.length})
+      : (total ? "" : msg.noResults));
+    listMore.classList.toggle("error", !!problem);
+    searchClear.hidden = false;
+    box.dataset.listed = String(items.length);
+    searchForm.dataset.state = problem ? "error" : "ready";
+  }
+  function clearSearch() {
+    searchSeq += 1;
+    results = null;
+    searchForm.elements.q.value = "";
+    searchClear.hidden = true;
+    listMore.classList.remove("error");
+    searchForm.dataset.state = "idle";
+    renderList();
+  }
+  searchForm.addEventListener("submit", function (e) { e.preventDefault(); search(); });
+  searchClear.addEventListener("click", function () { clearSearch(); searchForm.elements.q.focus(); });
+  searchForm.elements.q.addEventListener("input", function () {
+    if (!this.value && results !== null) { clearSearch(); }  // emptied (or the field's own clear button)
+  });
+
   // ---------------------------------------------------------------- start
+  searchForm.dataset.state = "idle";
+  box.dataset.view = "all";
+  if (filters.elements.station && filters.elements.station.value) {  // a filter the browser kept
+    fitToStation(filters.elements.station.value);
+  }
   getJson(cfg.categoriesUrl).then(function (res) {
     if (res[0] === 200) { res[1].items.forEach(function (c) { categories[c.code] = c.name; }); renderList(); }
   });

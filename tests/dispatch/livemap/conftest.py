@@ -1,12 +1,10 @@
 """Map fixtures: a small city (two stations, technicians on duty with positions) and an order factory."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
-import sqlalchemy as sa
 
 from core.extensions import db
 
@@ -61,22 +59,3 @@ def order_action(app):
             services.transition(services.get_order(order_id), action, find_user(username), **payload)
             db.session.commit()
     return do
-
-
-@pytest.fixture
-def count_queries(app):
-    """`with count_queries() as seen:` — the SQL statements the app's engine ran inside the block."""
-    @contextmanager
-    def counting():
-        with app.app_context():
-            engine = db.engine
-        seen: list[str] = []
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            seen.append(statement)
-        sa.event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield seen
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", before)
-    return counting

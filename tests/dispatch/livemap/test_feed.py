@@ -251,3 +251,9 @@ def test_feed_is_one_select(client, city, disp, make_order, count_queries):
         _feed(client, disp)
     feed = [s for s in seen if "repair_orders" in s]
     assert len(feed) == 1 and feed[0].lstrip().upper().startswith("SELECT")
+
+
+def test_centre_manager_and_admin_see_every_station(client, city, make_user, token_for, make_order):
+    orders = sorted([make_order(22.505, 114.005), make_order(22.505, 114.015)])
+    for user in (make_user("supervisor", station=None), make_user("admin")):
+        assert sorted(_ids(_feed(client, token_for(user)))) == orders

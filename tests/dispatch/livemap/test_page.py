@@ -104,3 +104,37 @@ def test_chinese(client, city, login):
     assert json.dumps("服务区域") in html and json.dumps("维修员") in html  # layer names, in folium's JSON
     cfg = _config(html)
     assert cfg["msg"]["orders"] == "未完成工单" and cfg["msg"]["heat"] == "故障热力图"
+
+
+def test_the_page_knows_each_stations_area_for_the_station_filter(client, city, login, make_user):
+    """Choosing a station fits the map to its area; "All" to every station the user sees."""
+    login(city.dispatcher)
+    cfg = _config(_page(client))
+    # S01's area is 114.00–114.01 × 22.50–22.51 with its point inside: [[south, west], [north, east]]
+    assert cfg["stationBounds"] == {"S01": [[22.5, 114.0], [22.51, 114.01]],
+                                    "S02": [[22.5, 114.01], [22.51, 114.02]]}
+    assert cfg["allBounds"] == [[22.5, 114.0], [22.51, 114.02]]
+    assert cfg["orderPageUrl"] == "/dispatch/orders/" and cfg["searchUrl"] == "/api/v1/orders"
+    client.post("/logout")
+    login(make_user("supervisor", station=city.s2))
+    cfg = _config(_page(client))
+    assert cfg["stationBounds"] == {"S02": [[22.5, 114.01], [22.51, 114.02]]}
+    assert cfg["allBounds"] == [[22.5, 114.01], [22.51, 114.02]]
+
+
+def test_search_box_and_confirmation_region(client, city, login):
+    login(city.dispatcher)
+    html = _page(client)
+    assert re.search(r'<form class="map-search" id="map-search" role="search"', html)
+    assert '<input type="search" id="map-search-q" name="q"' in html
+    assert re.search(r'id="map-notice"[^>]*role="status" aria-live="polite"', html)
+    cfg = _config(html)
+    assert cfg["msg"]["done"] == "{number} assigned to {name}."
+
+
+def test_centre_manager_sees_every_station(client, city, login, make_user):
+    login(make_user("supervisor", station=None))
+    html = _page(client)
+    assert "S01 Station" in html and "S02 Station" in html
+    assert '"data-tech": "t1"' in html and '"data-tech": "t3"' in html
+    assert set(_config(html)["stationBounds"]) == {"S01", "S02"}
