@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from field import push
+from field import push, services
 
 push_cli = AppGroup("push", help="Web Push: VAPID keys and alert delivery.")
 
@@ -26,6 +27,11 @@ def vapid_command() -> None:
 def deliver_command(max_alerts: int | None) -> None:
     """Send the due pending alerts now (what the periodic job does) and print the counts."""
     click.echo(json.dumps(push.deliver_due(max_alerts=max_alerts), sort_keys=True))
+
+
+def load_resolution_codes(seed: int, progress: Any, size: str = "full") -> None:
+    """Demo step: the resolution codes of the standard categories (after the orders step made them)."""
+    services.ensure_resolution_codes()
 
 
 def register(app: Flask) -> None:

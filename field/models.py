@@ -53,3 +53,22 @@ class PushDelivery(db.Model):
         sa.CheckConstraint("status IN ('sent','retry','gone','failed')", name="status_known"),
         sa.CheckConstraint("attempt >= 1", name="attempt_positive"),
     )
+
+
+class ResolutionCode(db.Model):
+    """What a technician may write down as the fix of a job of one category (by the category's code: field
+    knows dispatch's categories only through its services), named in English and Chinese."""
+
+    __tablename__ = "field_resolution_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_code: Mapped[str] = mapped_column(sa.String(40), index=True)
+    code: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    name_zh: Mapped[str] = mapped_column(sa.String(120), default="")
+    position: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (sa.UniqueConstraint("category_code", "code"),)
+
+    def label(self, locale: str | None) -> str:
+        return self.name_zh if (locale or "").startswith("zh") and self.name_zh else self.name

@@ -1,4 +1,4 @@
-"""field: push subscriptions and the notification inbox (services never commit)."""
+"""field: push subscriptions, the notification inbox and the resolution codes (services never commit)."""
 from __future__ import annotations
 
 import base64
@@ -14,7 +14,7 @@ from core import audit, outbox
 from core.auth import User
 from core.errors import Conflict, Invalid
 from core.extensions import db
-from field.models import PushSubscription
+from field.models import PushSubscription, ResolutionCode
 from field.push import origin_allowed, origin_of
 
 B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
@@ -125,3 +125,87 @@ def devices(user_id: int) -> list[PushSubscription]:
 def mark_read(user: User, ids: list[int] | None = None) -> int:
     """Mark some (or all) of the user's alerts read; returns how many changed."""
     return outbox.mark_read(user.id, ids)
+
+
+# --------------------------------------------------------------------------- resolution codes
+
+CODE_NAMES: dict[str, tuple[str, str]] = {
+    "CONNECTOR-REPLACED": ("F connector replaced", "更换F头"),
+    "DROP-CABLE-REPLACED": ("Drop cable replaced", "更换入户线"),
+    "SPLITTER-REPLACED": ("Splitter replaced", "更换分支分配器"),
+    "AMPLIFIER-FIXED": ("Amplifier repaired or adjusted", "放大器维修或调整"),
+    "CABLE-SPLICED": ("Damaged cable spliced or replaced", "损坏线缆接续或更换"),
+    "CUSTOMER-WIRING": ("Customer's indoor wiring fixed", "修复用户室内线路"),
+    "STB-REPLACED": ("Set-top box replaced", "更换机顶盒"),
+    "STB-RESET": ("Set-top box reset or updated", "机顶盒重置或升级"),
+    "SMARTCARD-REPLACED": ("Smart card replaced", "更换智能卡"),
+    "SMARTCARD-PAIRED": ("Smart card re-paired or re-authorised", "智能卡重新配对或授权"),
+    "CHANNELS-RESCANNED": ("Channels rescanned", "重新搜台"),
+    "MODEM-REPLACED": ("Modem replaced", "更换光猫"),
+    "MODEM-RESET": ("Modem reset or reconfigured", "光猫重置或重新配置"),
+    "PATCH-CORD-REPLACED": ("Patch cord replaced", "更换跳线"),
+    "FIBER-SPLICED": ("Fibre spliced", "光纤熔接"),
+    "WIFI-FIXED": ("Wi-Fi set up again", "重新设置无线网络"),
+    "INSTALLED": ("Installed and tested", "安装并测试完成"),
+    "RELOCATED": ("Moved and tested", "移机并测试完成"),
+    "EXPLAINED": ("Explained to the customer", "已向用户解释"),
+    "FIXED-ON-VISIT": ("Fixed during the visit", "回访时已修复"),
+    "NO-FAULT-FOUND": ("No fault found", "未发现故障"),
+}
+_CATV = ("CONNECTOR-REPLACED", "DROP-CABLE-REPLACED", "SPLITTER-REPLACED", "AMPLIFIER-FIXED", "CUSTOMER-WIRING")
+_DTV = ("STB-REPLACED", "STB-RESET", "SMARTCARD-REPLACED", "SMARTCARD-PAIRED", "CHANNELS-RESCANNED",
+        "CONNECTOR-REPLACED")
+_BB = ("MODEM-REPLACED", "MODEM-RESET", "PATCH-CORD-REPLACED", "FIBER-SPLICED", "WIFI-FIXED", "CUSTOMER-WIRING")
+# category (dispatch's standard ones) → its codes, in the order the technician sees them
+CATEGORY_CODES: dict[str, tuple[str, ...]] = {
+    "CATV-NO-SIGNAL": (*_CATV, "NO-FAULT-FOUND"),
+    "CATV-SNOW": (*_CATV, "NO-FAULT-FOUND"),
+    "CATV-CABLE-CUT": ("CABLE-SPLICED", "DROP-CABLE-REPLACED", "CONNECTOR-REPLACED"),
+    "DTV-MOSAIC": (*_DTV, "NO-FAULT-FOUND"),
+    "DTV-STB-DEAD": ("STB-REPLACED", "STB-RESET", "NO-FAULT-FOUND"),
+    "DTV-SMARTCARD": ("SMARTCARD-REPLACED", "SMARTCARD-PAIRED", "STB-RESET", "NO-FAULT-FOUND"),
+    "DTV-NO-CHANNELS": ("CHANNELS-RESCANNED", "SMARTCARD-PAIRED", "STB-RESET", "NO-FAULT-FOUND"),
+    "BB-MODEM-OFFLINE": (*_BB, "NO-FAULT-FOUND"),
+    "BB-SLOW": (*_BB, "NO-FAULT-FOUND"),
+    "BB-DROPS": (*_BB, "NO-FAULT-FOUND"),
+    "BB-FIBER-BREAK": ("FIBER-SPLICED", "PATCH-CORD-REPLACED"),
+    "INST-DTV": ("INSTALLED",),
+    "INST-BB": ("INSTALLED",),
+    "RELOC-DTV": ("RELOCATED",),
+    "RELOC-BB": ("RELOCATED",),
+    "VISIT-COMPLAINT": ("EXPLAINED", "FIXED-ON-VISIT", "NO-FAULT-FOUND"),
+}
+
+
+def ensure_resolution_codes() -> int:
+    """Add the standard resolution codes each category is missing (never changes an edited one); how many."""
+    have = {(c, k) for c, k in db.session.execute(sa.select(ResolutionCode.category_code, ResolutionCode.code))}
+    added = 0
+    for category, codes in CATEGORY_CODES.items():
+        for position, code in enumerate(codes):
+            if (category, code) not in have:
+                name, name_zh = CODE_NAMES[code]
+                db.session.add(ResolutionCode(category_code=category, code=code, name=name, name_zh=name_zh,
+                                              position=position))
+                added += 1
+    db.session.flush()
+    return added
+
+
+def resolution_codes(category_code: str) -> list[ResolutionCode]:
+    """The codes a job of this category is resolved with, in order; none: the code is written freely."""
+    return list(db.session.scalars(sa.select(ResolutionCode).where(ResolutionCode.category_code == category_code)
+                                   .order_by(ResolutionCode.position, ResolutionCode.code)))
+
+
+def check_resolution_code(category_code: str, category_name: str, code: Any) -> Any:
+    """The resolution code as the category's list spells it, or Invalid when it is not in the list. A
+    category without a list takes any code as it came (dispatch checks it is there and short)."""
+    codes = {c.code for c in resolution_codes(category_code)}
+    if not codes or not isinstance(code, str) or not code.strip():
+        return code
+    if code.strip().upper() not in codes:
+        raise Invalid(_("“%(code)s” is not a resolution code of %(category)s jobs: pick one from the list.",
+                        code=code.strip()[:40], category=category_name),
+                      {"resolution_code": "not_in_list"}, code="unknown_resolution_code")
+    return code.strip().upper()

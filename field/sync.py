@@ -5,25 +5,34 @@ Each key is claimed in core's idempotency table (per user, prefixed `field-sync:
 transaction as the action, so an action is kept exactly when its key is, and a second replay of the
 same key answers "duplicate" and changes nothing. An action the order no longer allows (it was
 reassigned, or moved on) is a conflict: reported with status 409, no event written, the rest go on.
+
+Every action carries the time it was tapped (`at`, ISO 8601 with offset). The order's event keeps it as
+the time taken (the step's time and the SLA clock follow it) beside the time it was recorded. A time
+in the future (beyond the phone's allowed clock skew, FIELD_CLOCK_SKEW_SECONDS), before the order's
+previous step, or older than FIELD_MAX_ACTION_AGE_HOURS is refused with the reason (422).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from core.auth import User
+from core.db import now
 from core.errors import Conflict, DomainError, Invalid, recovered
 from core.extensions import db
+from core.i18n import current_language, local_time
 from core.idempotency import MAX_KEY_LENGTH, IdempotencyRecord
 from core.parse import MAX_BIGINT, parse_datetime, parse_int
 from dispatch.orders import services as dispatch
 from dispatch.orders.services.assignment import duty_of
+from field import services
 from inventory import services as inventory
 
 log = logging.getLogger(__name__)
@@ -32,20 +41,120 @@ MAX_ITEMS = 100
 KEY_PREFIX = "field-sync:"
 RESOLVE_FIELDS = ("resolution_code", "parts", "loan", "collected")
 _UNDATED = datetime.max.replace(tzinfo=timezone.utc)
+CLOCK_SKEW_SECONDS = 120  # a phone's clock may run this far ahead of (or behind) the server's
+MAX_ACTION_AGE_HOURS = 24  # an action queued longer than this is no longer recorded as taken then
+SHOWN = "yyyy-MM-dd HH:mm:ss"
+ACTION_WORDS = {"accept": _l("Accept"), "decline": _l("Decline"), "depart": _l("On my way"), "arrive": _l("Arrived"),
+                "wait_customer": _l("Waiting for customer"), "wait_parts": _l("Waiting for parts"),
+                "resume": _l("Resume"), "resolve": _l("Resolve")}
 
 
-def _when(item: dict[str, Any]) -> datetime:
-    raw = item.get("at")
+def _parsed(raw: Any) -> datetime | None:
+    """The time in `raw` (ISO 8601; without an offset it is UTC), or None if it is none."""
     if not isinstance(raw, str) or not raw.strip():
-        return _UNDATED  # undated items keep their place at the end
+        return None
     # core.parse keeps times within 2000–2100: 9999-12-31T23:59:59-01:00 compares with nothing
-    for text in (raw, raw.strip() + "+00:00"):  # a time without offset is UTC
+    for text in (raw, raw.strip() + "+00:00"):
         try:
-            return parse_datetime(text, "at") or _UNDATED
+            return parse_datetime(text, "at")
         except Invalid as err:
             recovered(err)
             continue
-    return _UNDATED
+    return None
+
+
+def _when(item: dict[str, Any]) -> datetime:
+    return _parsed(item.get("at")) or _UNDATED  # undated items keep their place at the end
+
+
+def taken_time(order: Any, raw: Any) -> datetime | None:
+    """When the technician took an action on the order, from the time their phone sent (`raw`); None for
+    an action sent without one (taken now). Refused (Invalid, 422, the reason in words) when the time is
+    unreadable, in the future beyond the allowed clock skew, older than the allowed age, or before the
+    order's previous step. A time within the skew ahead of now, or behind the previous step, is that
+    clock's error: it is taken as now, or as the previous step's time."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    taken = _parsed(raw)
+    if taken is None:
+        raise Invalid(str(_l("The time the action was taken is not a valid time.")), {"at": "not_datetime"},
+                      code="taken_at_invalid")
+    cfg = current_app.config
+    skew = timedelta(seconds=float(cfg.get("FIELD_CLOCK_SKEW_SECONDS", CLOCK_SKEW_SECONDS)))
+    max_age = float(cfg.get("FIELD_MAX_ACTION_AGE_HOURS", MAX_ACTION_AGE_HOURS))
+    current = now()
+    if taken > current + skew:
+        raise Invalid(str(_l("The action is dated %(time)s, in the future (it is %(now)s here): check the "
+                             "phone's clock and do it again.", time=local_time(taken, SHOWN),
+                             now=local_time(current, SHOWN))), {"at": "in_future"}, code="taken_in_future")
+    if taken < current - timedelta(hours=max_age):
+        raise Invalid(str(_l("The action was taken at %(time)s, more than %(hours)s hours ago: too late to "
+                             "record it. Tell your dispatcher what you did.", time=local_time(taken, SHOWN),
+                             hours=f"{max_age:g}")), {"at": "too_old"}, code="taken_too_old")
+    steps = [e for e in dispatch.timeline(order) if e.to_status is not None]
+    previous = max(steps, key=lambda e: e.at) if steps else None
+    if previous is not None and taken < previous.at - skew:
+        raise Invalid(str(_l("The action is dated %(time)s, before the job's previous step (%(step)s at "
+                             "%(previous)s): check the phone's clock and do it again.",
+                             time=local_time(taken, SHOWN), step=previous.label,
+                             previous=local_time(previous.at, SHOWN))), {"at": "before_previous"},
+                      code="taken_before_previous")
+    taken = min(taken, current)
+    return max(taken, previous.at) if previous is not None else taken
+
+
+def take_action(order: Any, action: str, user: User, **kwargs: Any) -> Any:
+    """dispatch's transition, with the refusal of a step that no longer fits said in the app's words."""
+    try:
+        return dispatch.transition(order, action, user, **kwargs)
+    except Conflict as err:
+        if err.code != "illegal_transition":
+            raise
+        raise Conflict(str(_l("This job is %(status)s now: “%(action)s” no longer fits. Check the job.",
+                              status=order.status_label, action=ACTION_WORDS.get(action, action))),
+                       code="illegal_transition") from None
+
+
+def check_van_parts(user: User, parts: Any) -> None:
+    """The parts a technician says they used, checked against their own van before anything is booked, so
+    that a refusal says in words what is wrong ("Not enough F connector (CONN-F) in your van: 1 left, 2
+    asked"). Inventory checks again when it books them; what it alone knows it says itself."""
+    if not isinstance(parts, list) or not parts:
+        return
+    van = inventory.van_of(user)
+    if van is None:
+        raise Invalid(str(_l("You have no van, so no parts can be taken from it. Ask your stock keeper.")),
+                      {"parts": "no_van"}, code="no_van")
+    wanted: dict[int, int] = {}
+    items: dict[int, Any] = {}
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        if isinstance(part.get("serial"), str):
+            unit = inventory.unit_by_serial(part["serial"])
+            if unit is not None and unit.location_id != van.id:
+                raise Conflict(str(_l("Unit %(serial)s is not in your van: it is at %(place)s.", serial=unit.serial,
+                                      place=unit.location.code)), {"parts": "elsewhere"}, code="unit_elsewhere")
+            continue
+        sku, qty = part.get("sku"), part.get("qty")
+        if not isinstance(sku, str) or not isinstance(qty, int) or isinstance(qty, bool):
+            continue  # dispatch refuses it in its own words
+        try:
+            item = inventory.item_by_sku(sku)
+        except Invalid as err:
+            recovered(err)
+            raise Invalid(str(_l("%(code)s is neither a SKU nor a serial number we know.", code=sku.strip()[:40])),
+                          {"parts": "unknown"}, code="unknown_part") from None
+        if item.is_serialized:
+            continue  # inventory asks for the unit's serial number
+        wanted[item.id] = wanted.get(item.id, 0) + qty
+        items[item.id] = item
+    for item_id, n in wanted.items():
+        have = inventory.level_of(van, items[item_id])
+        if have < n:
+            raise Conflict(str(_l("Not enough %(name)s (%(sku)s) in your van: %(have)d left, %(n)d asked.",
+                                  name=items[item_id].name, sku=items[item_id].sku, have=have, n=n)),
+                           {"parts": "not_enough"}, code="not_enough")
 
 
 def _check_items(items: Any) -> list[dict[str, Any]]:
@@ -86,12 +195,17 @@ def _apply(user: User, item: dict[str, Any]) -> dict[str, Any]:
     if order.technician_id != user.id:
         # reassigned while the phone was offline: not this technician's to act on any more
         raise Conflict(str(_l("This job is no longer assigned to you.")), code="reassigned")
+    taken = taken_time(order, item.get("at"))
     lat, lon = (item.get("lat"), item.get("lon")) if on_duty(user) else (None, None)
     extra = {k: item[k] for k in RESOLVE_FIELDS if action == "resolve" and item.get(k) is not None}
     parts = extra.get("parts")
     if isinstance(parts, list) and parts and all(isinstance(p, dict) and "code" in p for p in parts):
         extra["parts"] = parts_from_codes((p["code"], p.get("qty")) for p in parts)  # scanned lines
-    dispatch.transition(order, action, user, note=note, lat=lat, lon=lon, **extra)
+    if action == "resolve":
+        extra["resolution_code"] = services.check_resolution_code(
+            order.category.code, order.category.label(current_language()), extra.get("resolution_code"))
+        check_van_parts(user, extra.get("parts"))
+    take_action(order, action, user, note=note, lat=lat, lon=lon, taken_at=taken, **extra)
     return {"status": 200, "order_status": order.status, "number": order.number}
 
 
@@ -107,7 +221,7 @@ def parts_from_codes(lines: Any) -> list[dict[str, Any]]:
             parts.append({"serial": code})
             continue
         try:
-            parts.append({"sku": code, "qty": parse_int(qty or 1, "qty", lo=0, hi=MAX_BIGINT)})
+            parts.append({"sku": code, "qty": parse_int(qty or 1, "qty", lo=1, hi=MAX_BIGINT)})
         except Invalid:
             raise Invalid(str(_l("Quantities are whole numbers.")), {"parts": "not_integer"}) from None
     return parts

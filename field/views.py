@@ -1,6 +1,7 @@
 """The technician's mobile web app, its service worker, and every user's notification inbox."""
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from core.apiutil import json_body
 from core.customers import mask_phone, reveal_contact
 from core.database import after_commit
 from core.errors import Conflict, DomainError, Invalid
+from core.i18n import current_language
 from core.extensions import db
 from core.parse import ids_from, to_float
 from core.security import upload
@@ -65,6 +67,41 @@ def _action_labels() -> dict[str, str]:
             "resolve": _("Resolve")}
 
 
+@bp.context_processor
+def action_words() -> dict[str, Any]:
+    """The actions' names for app.js (the "needs attention" list names what could not be applied)."""
+    return {"action_labels": _action_labels()}
+
+
+CODE = re.compile(r"^[a-z0-9_]+$")
+
+
+def _error_lines(err: DomainError) -> list[str]:
+    """The marked fields of a refusal in words ("Part line 2: …"); codes meant for programs ("not_enough")
+    are left out, the message says what they mean."""
+    names = {"resolution_code": _("Resolution code"), "note": _("Note"), "parts": _("Parts used"),
+             "loan": _("Loaner lent"), "collected": _("Faulty unit collected"), "photos": _("Photos"),
+             "at": _("Time"), "qty": _("Quantity"), "sku": _("SKU"), "serial": _("Serial number")}
+    lines = []
+    for key, value in (err.fields or {}).items():
+        if not isinstance(value, str) or CODE.match(value) or "{" in value:
+            continue
+        base, number = re.split(r"[.\[]", key)[0], re.search(r"\d+", key)
+        name = (_("Part line %(n)d", n=int(number.group()) + 1) if base == "parts" and number
+                else names.get(base, key))
+        lines.append(f"{name}: {value}")
+    return lines
+
+
+def _van_serials(van: Any) -> dict[int, list[str]]:
+    """item id → the serial numbers of its units in the van, to pick from."""
+    serials: dict[int, list[str]] = {}
+    for unit in inventory.units_at(van) if van else []:
+        if unit.status == "in_van":
+            serials.setdefault(unit.item_id, []).append(unit.serial)
+    return serials
+
+
 @bp.route("/")
 @allow("technician")
 def index():
@@ -72,6 +109,14 @@ def index():
     # (order, deadline, warn from) with the clock's pauses counted in; soonest first
     rows = sorted(((o, o.effective_deadline(), o.effective_warn_at()) for o in jobs), key=lambda row: row[1])
     return render_template("field/index.html", jobs=rows, on_duty=sync.on_duty(current_user))
+
+
+@bp.route("/offline")
+@allow("technician")
+def offline():
+    """What the service worker shows, offline, for a page this phone never saved (cached at install and with
+    My jobs, in the technician's language): never another page in its place."""
+    return render_template("field/offline.html", on_duty=sync.on_duty(current_user))
 
 
 @bp.route("/duty", methods=["POST"])
@@ -135,8 +180,9 @@ def act(order_id: int):
         raise Invalid(_("Unknown action."), {"action": "unknown"})
     if action == "decline" and not note:
         raise Invalid(_("Say why you decline the job."), {"note": "required"})
+    taken = sync.taken_time(order, request.form.get("taken_at"))
     lat, lon = _point()
-    dispatch.transition(order, action, current_user, note=note, lat=lat, lon=lon)
+    sync.take_action(order, action, current_user, note=note, lat=lat, lon=lon, taken_at=taken)
     flash(_("Done: %(action)s.", action=_action_labels()[action]), "success")
     return redirect(url_for("field.index") if action == "decline" else url_for("field.job", order_id=order.id))
 
@@ -182,27 +228,33 @@ def resolve(order_id: int):
         try:
             with db.session.begin_nested():  # a shortage or a bad serial leaves nothing behind
                 photos = _checked_photos()
-                extra: dict[str, Any] = {"resolution_code": form.get("resolution_code", "").strip(),
+                code = services.check_resolution_code(order.category.code, order.category.label(current_language()),
+                                                      form.get("resolution_code", "").strip())
+                extra: dict[str, Any] = {"resolution_code": code,
                                          "parts": sync.parts_from_codes(zip(
                                              form.getlist("part_code"), form.getlist("part_qty")))}
                 for name in ("loan", "collected"):
                     if form.get(f"{name}_serial", "").strip():
                         extra[name] = {"serial": form[f"{name}_serial"].strip().upper()}
+                taken = sync.taken_time(order, form.get("taken_at"))
+                sync.check_van_parts(current_user, extra["parts"])
                 lat, lon = _point()
-                dispatch.transition(order, "resolve", current_user, note=form.get("note", "").strip(),
-                                    lat=lat, lon=lon, **extra)
+                sync.take_action(order, "resolve", current_user, note=form.get("note", "").strip(),
+                                 lat=lat, lon=lon, taken_at=taken, **extra)
                 if photos:
                     named = [(f"{secrets.token_hex(8)}.{ext}", data) for data, ext in photos]
                     dispatch.add_event(order, "note", current_user, _("%(n)d photos", n=len(named)),
                                        photos=[name for name, _data in named])
                     after_commit(lambda folder=_photo_dir(order.id), named=named: _write_photos(folder, named))
         except DomainError as err:
-            return render_template("field/resolve.html", order=order, stock=stock, form=form, lines=lines,
-                                   error=err, on_duty=sync.on_duty(current_user)), err.status
+            return render_template("field/resolve.html", order=order, stock=stock, serials=_van_serials(van),
+                                   codes=services.resolution_codes(order.category.code), form=form, lines=lines, error=err, error_lines=_error_lines(err),
+                                   on_duty=sync.on_duty(current_user)), err.status
         flash(_("Job %(number)s resolved.", number=order.number), "success")
         return redirect(url_for("field.index"))
-    return render_template("field/resolve.html", order=order, stock=stock, form=form, lines=lines, error=None,
-                           on_duty=sync.on_duty(current_user))
+    return render_template("field/resolve.html", order=order, stock=stock, serials=_van_serials(van),
+                           codes=services.resolution_codes(order.category.code), form=form,
+                           lines=lines, error=None, error_lines=[], on_duty=sync.on_duty(current_user))
 
 
 @bp.route("/jobs/<int:order_id>/photos/<name>")

@@ -9,4 +9,5 @@ ROUTES = {
     "field.resolve": {"technician"},
     "field.photo": {"technician", "dispatcher", "supervisor", "admin"},
     "field.sync_queue": {"technician"},
+    "field.offline": {"technician"},
 }

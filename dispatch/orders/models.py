@@ -335,7 +335,10 @@ class OrderEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("repair_orders.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(sa.String(20))
+    # when the action was taken (the SLA clock, the steps' times and the scorecards go by this one) and
+    # when the server recorded it: later for an action taken offline and sent when the phone was back
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     note: Mapped[str] = mapped_column(sa.String(1000), default="")
     lat: Mapped[float | None]
@@ -355,6 +358,13 @@ class OrderEvent(db.Model):
     @property
     def label(self) -> str:
         return str(EVENT_LABELS.get(self.type, self.type))
+
+    @property
+    def recorded_later(self) -> bool:
+        """Was this action recorded a second or more after it was taken (queued on a phone offline)?
+        A "created" event dated back to the report's time is not one: the order shows when it was reported."""
+        return self.type != "created" and self.recorded_at is not None and self.at is not None and (
+            self.recorded_at - self.at).total_seconds() >= 1
 
 
 class TechnicianDuty(db.Model):

@@ -8,6 +8,7 @@
   var html = document.documentElement;
   var DB_NAME = "restore24-field", QUEUE = "queue", ATTENTION = "attention";
   var POSITION_EVERY_MS = 5 * 60 * 1000;
+  var actionLabels = JSON.parse(d.actionLabels || "{}");
 
   function t(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_m, k) { return values[k]; });
@@ -99,17 +100,22 @@
     return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
   }
 
+  // every action carries the time it was tapped: the server records it as the time taken, even when the
+  // phone sends it an hour later (the SLA clock and the scorecards go by it)
+  function tapped() { return new Date().toISOString(); }
+
   function enqueue(item) {
     item.key = randomKey();
-    item.at = new Date().toISOString();
+    item.at = item.at || tapped();
     return store(QUEUE, "readwrite", function (s) { return s.add(item); });
   }
 
   var flushing = null, conflicts = 0;
+  var leaving = false;  // a page on its way out never reloads itself over the page asked for
 
   // after a replay: the page again, or My jobs when something needs attention (the job may be gone)
   function afterSync(sent) {
-    if (!sent) { return; }
+    if (!sent || leaving) { return; }
     if (conflicts) { window.location.assign(d.homeUrl); } else { window.location.reload(); }
   }
 
@@ -181,7 +187,7 @@
       list.textContent = "";
       attention.forEach(function (a) {
         var li = document.createElement("li");
-        li.textContent = a.action + " · #" + a.order_id + " — " + a.message;
+        li.textContent = (actionLabels[a.action] || a.action) + " · #" + a.order_id + " — " + a.message;
         list.appendChild(li);
       });
       box.hidden = !attention.length;
@@ -195,8 +201,23 @@
     }).catch(function () {});
   }
 
+  // the banner: offline, or this page is the phone's saved copy (the service worker got no answer); with the
+  // time the copy was saved. Its live region announces it.
   function online() {
-    root.querySelector(".offline-banner").hidden = navigator.onLine;
+    var copy = Boolean(html.dataset.offlineCopy), banner = root.querySelector(".offline-banner");
+    var saved = banner.querySelector(".offline-saved"), at = Date.parse(html.dataset.savedAt || "");
+    banner.hidden = navigator.onLine && !copy;
+    saved.hidden = !copy || isNaN(at);
+    if (!saved.hidden) {  // in the operator's zone, as every other time on the page
+      var options = {month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false};
+      var shown;
+      try {
+        shown = new Date(at).toLocaleString(html.lang || undefined, Object.assign({timeZone: d.timezone}, options));
+      } catch (e) {  // a zone this browser does not know: its own
+        shown = new Date(at).toLocaleString(html.lang || undefined, options);
+      }
+      saved.textContent = t(saved.dataset.tSaved, {t: shown});
+    }
     html.dataset.online = navigator.onLine ? "1" : "";
   }
 
@@ -205,7 +226,7 @@
     if (!form.classList.contains("action-form")) { return; }
     event.preventDefault();
     var item = {order_id: Number(actions.dataset.orderId), action: form.dataset.action,
-                note: form.note ? form.note.value : ""};
+                note: form.note ? form.note.value : "", at: tapped()};  // before the position is looked up
     var button = form.querySelector("button");
     button.disabled = true;
     locate().then(function (pos) {
@@ -223,15 +244,11 @@
   var resolveForm = document.querySelector(".resolve-form");
   if (resolveForm) {
     var scan = resolveForm.querySelector(".scan"), lines = resolveForm.querySelector(".part-lines");
-    scan.addEventListener("keydown", function (event) {
-      if (event.key !== "Enter") { return; }
-      event.preventDefault();  // a scanner "types" the code and presses Enter: add a line, don't submit
-      var code = scan.value.trim().toUpperCase();
-      scan.value = "";
-      if (!code) { return; }
+    var addCode = function (code, isSerial) {
       var codes = lines.querySelectorAll("input[name=part_code]");
       for (var i = 0; i < codes.length; i++) {
         if (codes[i].value.trim().toUpperCase() === code) {
+          if (isSerial) { return; }  // one unit is one line
           var qty = codes[i].parentNode.querySelector("input[name=part_qty]");
           qty.value = String(Number(qty.value || 1) + 1);
           return;
@@ -240,14 +257,39 @@
       var blank = Array.prototype.filter.call(codes, function (c) { return !c.value.trim(); })[0];
       if (!blank) {
         var li = lines.lastElementChild.cloneNode(true);
+        li.querySelectorAll("[data-testid=part-code], [data-testid=part-qty]").forEach(function (el) {
+          el.removeAttribute("data-testid");  // those name the first line only
+        });
         li.querySelector("input[name=part_qty]").value = "1";
         lines.appendChild(li);
         blank = li.querySelector("input[name=part_code]");
       }
       blank.value = code;
+    };
+    scan.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") { return; }
+      event.preventDefault();  // a scanner "types" the code and presses Enter: add a line, don't submit
+      var code = scan.value.trim().toUpperCase();
+      scan.value = "";
+      if (code) { addCode(code); }
+    });
+    resolveForm.addEventListener("click", function (event) {
+      var add = event.target.closest(".add-part"), remove = event.target.closest(".part-remove");
+      if (add) { addCode(add.dataset.code, true); return; }  // a serial number picked from the van list
+      if (!remove) { return; }
+      var line = remove.closest(".part-line");
+      if (lines.querySelectorAll(".part-line").length > 1) {
+        line.parentNode.removeChild(line);
+      } else {  // the last line stays, emptied, for the next part
+        line.querySelector("input[name=part_code]").value = "";
+        line.querySelector("input[name=part_qty]").value = "1";
+      }
+      scan.focus();
     });
     resolveForm.addEventListener("submit", function (event) {
+      var at = tapped();
       if (navigator.onLine) {
+        resolveForm.taken_at.value = at;
         if (lastPosition) { resolveForm.lat.value = lastPosition.lat; resolveForm.lon.value = lastPosition.lon; }
         return;  // online: the form goes as it is (photos included)
       }
@@ -259,12 +301,17 @@
         if (code) { parts.push({code: code, qty: qty}); }  // the server tells serials from SKUs
       });
       var item = {order_id: Number(resolveForm.dataset.orderId), action: "resolve", note: resolveForm.note.value,
-                  resolution_code: resolveForm.resolution_code.value, parts: parts};
+                  resolution_code: resolveForm.resolution_code.value, parts: parts, at: at};
       if (resolveForm.loan_serial.value.trim()) { item.loan = {serial: resolveForm.loan_serial.value.trim()}; }
       if (resolveForm.collected_serial.value.trim()) {
         item.collected = {serial: resolveForm.collected_serial.value.trim()};
       }
-      enqueue(item).then(render);
+      var submit = resolveForm.querySelector("[type=submit]");
+      submit.disabled = true;  // once: it is queued
+      enqueue(item).then(function () {
+        resolveForm.querySelector(".queued-note").hidden = false;
+        return render();
+      });
     });
   }
 
@@ -293,11 +340,28 @@
   });
 
   /* ---------------------------------------------------------------- service worker */
+  // My jobs, loaded online: have the service worker save every job's page and resolve page (and the
+  // offline page, in this language), so that each opens offline even if it was never visited
+  function precache(reg) {
+    var links = document.querySelectorAll("[data-testid=jobs] a.job-link");
+    if (!links.length && !document.querySelector("[data-testid=landing]")) { return; }
+    if (!reg.active || !navigator.onLine || html.dataset.offlineCopy) { return; }
+    var urls = [d.homeUrl, d.offlineUrl];
+    links.forEach(function (a) {
+      var path = new URL(a.href, window.location.href).pathname;
+      urls.push(path, path.replace(/\/$/, "") + "/resolve");
+    });
+    var channel = new MessageChannel();
+    channel.port1.onmessage = function (event) { html.dataset.precached = String(event.data.saved); };
+    reg.active.postMessage({type: "precache", urls: urls}, [channel.port2]);
+  }
+
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register(d.swUrl, {scope: d.swScope}).then(function () {
       return navigator.serviceWorker.ready;
     }).then(function (reg) {
       html.dataset.sw = reg.active ? "active" : "installing";
+      precache(reg);
     }).catch(function () { html.dataset.sw = "failed"; });
   }
 
@@ -305,7 +369,18 @@
     store(ATTENTION, "readwrite", function (s) { return s.clear(); }).then(render);
   });
 
-  window.addEventListener("online", function () { online(); flush().then(afterSync); });
+  window.addEventListener("beforeunload", function () { leaving = true; });
+  window.addEventListener("pagehide", function () { leaving = true; });
+  window.addEventListener("pageshow", function () { leaving = false; });
+  window.addEventListener("online", function () {
+    online();
+    if (!navigator.onLine) { return; }
+    flush().then(function (sent) {
+      if (leaving) { return; }
+      // a saved copy is replaced by the page itself as soon as the connection is back
+      if (!sent && html.dataset.offlineCopy) { window.location.reload(); } else { afterSync(sent); }
+    });
+  });
   window.addEventListener("offline", online);
   online();
   // the page's own width, for checks that nothing scrolls sideways on a phone

@@ -1,11 +1,18 @@
 """The offline replay endpoint: each queued action applied once, oldest first; conflicts reported, not applied."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from core.extensions import db
 from dispatch.orders import services
 from dispatch.orders.models import OrderEvent
+
+
+@pytest.fixture(autouse=True)
+def _synced_later(clock, shop):
+    """The job was assigned at 01:00 UTC (the frozen clock); the queues below reach the server at 01:30."""
+    clock.advance(minutes=30)
 
 
 def _events(app, order_id, *types):
@@ -64,8 +71,8 @@ def test_duplicates_change_nothing(app, client, login, shop):
 
 def test_out_of_order_batch_is_applied_oldest_first(app, client, login, shop):
     login(shop.tech)
-    items = [_item(shop.order_id, "late", "depart", "2026-03-02T02:00:00+08:00"),
-             _item(shop.order_id, "early", "accept", "2026-03-02T01:00:00+08:00")]
+    items = [_item(shop.order_id, "late", "depart", "2026-03-02T09:10:00+08:00"),
+             _item(shop.order_id, "early", "accept", "2026-03-02T09:05:00+08:00")]
     results = _sync(client, items).json["results"]
     assert [(r["key"], r["outcome"]) for r in results] == [("late", "applied"), ("early", "applied")]
     assert _events(app, shop.order_id, *STEPS) == ["accepted", "departed"]
