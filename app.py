@@ -14,6 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_operations(app)
     register_errorhandlers(app)
     register_commands(app)
     register_jobs(app)
@@ -65,6 +66,11 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
 
 
+def register_operations(app: Flask) -> None:
+    from core import ops
+    ops.register(app)  # /healthz, /readyz, /metrics and the request log
+
+
 def register_errorhandlers(app: Flask) -> None:
     from core.errors import register_errorhandlers as register
     register(app)
@@ -80,6 +86,7 @@ def register_commands(app: Flask) -> None:
         ("staff", demo.load_staff),
         ("customers", demo.load_customers),
         ("orders", dispatch.orders.cli.load_orders),
+        ("resolution codes", field.cli.load_resolution_codes),
         ("inventory", inventory.cli.load_inventory),
     ])
     for module in (dispatch.orders.cli, field.cli, inventory.cli):
@@ -90,7 +97,7 @@ def register_commands(app: Flask) -> None:
 def register_jobs(app: Flask) -> None:
     """The periodic jobs, in the order each tick runs them: push delivery last, so the
     alerts the other jobs raise leave in the same tick."""
-    from core import auth, idempotency, scheduler, worker
+    from core import auth, idempotency, outbox, scheduler, worker
     from dispatch.deadlines import jobs as deadline_jobs
     from dispatch.orders import jobs as order_jobs
     from field import jobs as field_jobs
@@ -107,8 +114,12 @@ def register_jobs(app: Flask) -> None:
         ("geocode_addresses", order_jobs.geocode_addresses),  # network calls: after the SLA jobs, never in a transaction
         ("push_delivery", field_jobs.deliver_push_alerts),
     ])
-    # what a commit that stored alerts wakes at once (the tick above stays the safety net)
-    worker.register_delivery(app, [("push_delivery", field_jobs.deliver_push_alerts)])
+    # what a commit that left the worker work wakes at once, each on a thread of its own so alerts never
+    # wait for the geocoder (the tick above stays the safety net)
+    worker.register_delivery(app, [
+        worker.Lane("push_delivery", field_jobs.deliver_push_alerts, outbox.NEWEST_ALERT_SQL),
+        worker.Lane("geocoding", order_jobs.geocode_addresses, order_jobs.NEWEST_GEOCODE_SQL),
+    ])
 
 
 def start_scheduler(app: Flask) -> None:

@@ -138,6 +138,16 @@ def on_alerts_committed(listener: Callable[[], None]) -> None:
     _listeners.append(listener)
 
 
+def mark_work_for_worker() -> None:
+    """This transaction leaves the worker work other than alerts (an address to geocode): its
+    commit wakes the worker like one that stored alerts (NOTIFY on PostgreSQL, the listeners here)."""
+    db.session.info[_STORED] = True
+
+
+# the worker's SQLite watch: grows when another process commits an alert
+NEWEST_ALERT_SQL = "SELECT max(id) FROM notifications"
+
+
 def remove_alerts_committed(listener: Callable[[], None]) -> None:
     if listener in _listeners:
         _listeners.remove(listener)

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core import auth, sessions
-from core.access import allow_any_user, allowed_roles, public, user_may
+from core.access import allow_any_user, allowed_roles, may, public
 from core.extensions import db
 from core.forms import LoginForm
 
@@ -95,10 +95,8 @@ NAV = (
 
 @bp.app_context_processor
 def navigation():
-    items = []
-    if current_user.is_authenticated:
-        for endpoint, label in NAV:
-            roles = allowed_roles(current_app, endpoint) if endpoint in current_app.view_functions else None
-            if roles and user_may(current_user, roles):
-                items.append((endpoint, str(label)))
+    # only routes that exist and are not public (a public route is not a menu entry)
+    items = [(endpoint, str(label)) for endpoint, label in NAV
+             if current_user.is_authenticated and endpoint in current_app.view_functions
+             and allowed_roles(current_app, endpoint) is not None and may(endpoint)]
     return {"nav_items": items}

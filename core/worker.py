@@ -11,17 +11,20 @@ Three threads:
 - **tick** (APScheduler): `run_tick` every SCHEDULER_INTERVAL_SECONDS, the first at start-up
   (catching up whatever fell due while no worker ran). Its last job delivers alerts too: the
   safety net for any wake-up that was lost.
-- **delivery**: waits for a wake-up and runs the delivery jobs (`register_delivery`, listed
-  by create_app) until nothing is due. It takes no lease, so alerts never queue behind
-  escalations or incident detection; it is woken
-- by a commit in this process that stored alerts (`core.outbox.on_alerts_committed`), and
+- **lanes**: one thread per job that `register_delivery` lists (push delivery, geocoding; create_app
+  lists them), each waiting for a wake-up and then running its job until nothing is due. They
+  take no lease, so alerts never queue behind escalations, incident detection or a slow
+  geocoder; every lane is woken
+- by a commit in this process that stored alerts or other work for the worker (an address to
+  geocode: `core.outbox.on_alerts_committed`, `core.outbox.mark_work_for_worker`), and
 - by the **watch** thread, for commits in other processes: on PostgreSQL it `LISTEN`s on
   `restore24_outbox` (each alert-storing transaction sends a NOTIFY that PostgreSQL delivers
   at its commit) on a connection of its own; SQLite has no NOTIFY, so it reads
   `PRAGMA data_version` every WORKER_POLL_SECONDS (0.5 s) on a connection of its own — a
   counter that changes only when another connection committed, read without a lock — and
-  when it moved, `max(id)` of the outbox, waking delivery if that grew. A new connection
-  (start-up, reconnection after an error) wakes delivery once, for what it may have missed.
+  when it moved, each lane's own "newest work" query (`max(id)` of the outbox, of the orders
+  queued for the geocoder), waking the lanes if one grew. A new connection (start-up,
+  reconnection after an error) wakes them once, for what they may have missed.
 
 `run_until_signalled` (the `flask worker` command) stops cleanly on SIGTERM or SIGINT: a
 running tick or delivery pass finishes (every job commits as it goes), then the threads end.
@@ -32,13 +35,14 @@ import logging
 import signal
 import threading
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Callable
 
 from flask import Flask
 
 from core import outbox
 from core.extensions import db
-from core.scheduler import Job, run_tick
+from core.scheduler import run_tick
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +50,25 @@ DEFAULT_POLL_SECONDS = 0.5  # SQLite: how often another process's commit is look
 RECONNECT_MAX_SECONDS = 30.0
 
 
-def register_delivery(app: Flask, jobs: list[Job]) -> None:
+@dataclass(frozen=True)
+class Lane:
+    """A job the worker runs as soon as a commit leaves it work, on a thread of its own.
+
+    `newest` is SQL giving one growing number (a max id) that moves when another process
+    commits new work for it: SQLite has no NOTIFY, so the watch polls it.
+    """
+    name: str
+    job: Callable[[], object]
+    newest: str
+
+
+def register_delivery(app: Flask, lanes: list[Lane]) -> None:
     """The jobs a wake-up runs (they are in the tick's list too); create_app lists them."""
-    app.extensions["restore24_delivery_jobs"] = list(jobs)
+    app.extensions["restore24_delivery_lanes"] = list(lanes)
 
 
-def delivery_jobs_of(app: Flask) -> list[Job]:
-    return list(app.extensions.get("restore24_delivery_jobs", []))
+def delivery_lanes_of(app: Flask) -> list[Lane]:
+    return list(app.extensions.get("restore24_delivery_lanes", []))
 
 
 class Worker:
@@ -68,10 +84,11 @@ class Worker:
         self.interval = float(interval if interval is not None else app.config["SCHEDULER_INTERVAL_SECONDS"])
         self.poll = float(app.config.get("WORKER_POLL_SECONDS", DEFAULT_POLL_SECONDS))
         self.ticks = 0
-        self.passes = 0  # delivery passes run on a wake-up
+        self.passes = 0  # lane passes run on a wake-up
+        self._count = threading.Lock()
         self._watching = threading.Event()
         self._ticked = threading.Event()
-        self._wakeup = threading.Event()
+        self._lanes = [(lane, threading.Event()) for lane in delivery_lanes_of(app)]
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._scheduler = None
@@ -82,7 +99,8 @@ class Worker:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         outbox.on_alerts_committed(self.wake)
-        self._spawn("restore24-delivery", self._deliver_loop)
+        for lane, wakeup in self._lanes:
+            self._spawn(f"restore24-{lane.name}", lambda lane=lane, wakeup=wakeup: self._lane_loop(lane, wakeup))
         if self._watch:
             self._spawn("restore24-watch", self._watch_loop)
         else:
@@ -98,7 +116,8 @@ class Worker:
         """Finish what is running, then end the threads (a running tick completes first)."""
         outbox.remove_alerts_committed(self.wake)
         self._stopping.set()
-        self._wakeup.set()
+        for _lane, wakeup in self._lanes:
+            wakeup.set()
         self._ticked.set()
         self._watching.set()
         if self._scheduler is not None:
@@ -107,11 +126,20 @@ class Worker:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
+        try:
+            from core import heartbeat
+            from core.scheduler import holder_id
+
+            with self.app.app_context():
+                heartbeat.forget(holder_id())
+        except Exception:  # a stale row ages out of readiness on its own
+            log.warning("worker heartbeat not removed", exc_info=True)
         log.info("worker stopped")
 
     def wake(self) -> None:
-        """Ask for a delivery pass now. Only sets an event: safe from any thread, including a request's."""
-        self._wakeup.set()
+        """Ask every lane for a pass now. Only sets events: safe from any thread, including a request's."""
+        for _lane, wakeup in self._lanes:
+            wakeup.set()
 
     def wake_source(self) -> str:
         if not self._watch:
@@ -132,29 +160,42 @@ class Worker:
 
     # ------------------------------------------------------------ tick and delivery
     def _tick(self) -> None:
+        self._beat()
         try:
             run_tick(self.app)
         except Exception:  # the database may be away; the next tick tries again
             log.exception("tick failed")
         finally:
             self.ticks += 1
+            self._beat(ticked=True)
             self._ticked.set()
 
-    def _deliver_loop(self) -> None:
+    def _beat(self, ticked: bool = False) -> None:
+        """The heartbeat /readyz looks for (core/heartbeat.py), in a transaction of its own."""
+        try:
+            from core import heartbeat
+            from core.scheduler import holder_id
+
+            with self.app.app_context():
+                heartbeat.beat(holder_id(), self.interval, ticked=ticked)
+        except Exception:  # the database may be away: readiness will say so
+            log.warning("worker heartbeat not written", exc_info=True)
+
+    def _lane_loop(self, lane: Lane, wakeup: threading.Event) -> None:
         while True:
-            self._wakeup.wait()
+            wakeup.wait()
             if self._stopping.is_set():
                 return
-            self._wakeup.clear()  # cleared before the pass: a commit during it asks for another
-            self.passes += 1
+            wakeup.clear()  # cleared before the pass: a commit during it asks for another
+            with self._count:
+                self.passes += 1
             with self.app.app_context():
-                for name, job in delivery_jobs_of(self.app):
-                    try:
-                        job()
-                        db.session.commit()
-                    except Exception:  # the tick's delivery job retries what this pass could not send
-                        db.session.rollback()
-                        log.exception("delivery job %s failed", name)
+                try:
+                    lane.job()
+                    db.session.commit()
+                except Exception:  # the tick runs the same job again: what this pass could not do waits for it
+                    db.session.rollback()
+                    log.exception("worker lane %s failed", lane.name)
 
     # ------------------------------------------------------------ commits in other processes
     def _watch_loop(self) -> None:
@@ -197,7 +238,7 @@ class Worker:
         # isolation_level None: plain reads, no BEGIN (core.database would make it BEGIN IMMEDIATE)
         conn = sqlite3.connect(*args, **{**kwargs, "isolation_level": None})
         try:
-            top = self._outbox_top(conn)
+            top = self._newest(conn)
             self.wake()
             self._watching.set()
             version = conn.execute("PRAGMA data_version").fetchone()[0]
@@ -206,17 +247,15 @@ class Worker:
                 if seen == version:
                     continue
                 version = seen
-                latest = self._outbox_top(conn)
-                if latest > top:
+                latest = self._newest(conn)
+                if latest != top:  # one lane's newest work grew (a vacuum may lower one: wake anyway)
                     top = latest
                     self.wake()
         finally:
             conn.close()
 
-    @staticmethod
-    def _outbox_top(conn) -> int:
-        table = outbox.Notification.__tablename__
-        return conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+    def _newest(self, conn) -> tuple[int, ...]:
+        return tuple(conn.execute(lane.newest).fetchone()[0] or 0 for lane, _ in self._lanes)
 
 
 def _say(text: str) -> None:

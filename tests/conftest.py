@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -311,3 +312,22 @@ def pytest_sessionfinish(session, exitstatus):
     for name, line in leaks[:20]:
         say(f"  {name}: {line[:300]}")
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def count_queries(app):
+    """`with count_queries() as seen:` — the SQL statements the app's engine ran inside the block."""
+    @contextmanager
+    def counting():
+        with app.app_context():
+            engine = db.engine
+        seen: list[str] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            seen.append(statement)
+        sa.event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield seen
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", before)
+    return counting

@@ -111,7 +111,11 @@ QUERY: dict[str, dict[str, str]] = {
                         "low": "loose", **LISTING},
     "inventory.export_levels": {"location": "loose", "sku": "loose", "station": "loose"},
     "inventory.items": {"q": "loose", "category": "loose", **LISTING},
-    "inventory.units": {"serial": "loose"},
+    "inventory.units": {"serial": "loose", "q": "text", "status": "text", "location": "id", "item": "id", **LISTING},
+    "inventory.moves": {"location": "id", "item": "id", "type": "text", "from": "date", "to": "date", "order": "text",
+                        **LISTING},
+    "inventory.moves_export": {"location": "id", "item": "id", "type": "text", "from": "date", "to": "date",
+                               "order": "text"},
     "inventory.loans": {"overdue": "loose", **LISTING},
     "inventory.report": {"from": "date", "to": "date", "group_by": "text", "station": "loose"},
     "inventory.move_form": {"type": "loose", "from": "loose", "to": "loose"},
@@ -145,10 +149,17 @@ FORM: dict[str, dict[str, str]] = {
     "dispatch_board.acknowledge": {"note": "loose", "next": "loose"},
     "dispatch_board.resolve_incident": {"note": "loose"},
     "dispatch_board.incident_settings": {"min_orders": "int", "radius_m": "int", "window_minutes": "int"},
+    "dispatch_board.acknowledge_selected": {"alerts": "id", "only": "id", "note": "loose", "next": "loose"},
+    "dispatch_board.sla_policy_new": {"kind": "text", "segment": "text", "restore_hours": "number",
+                                      "warning_lead_hours": "number", "escalation_step_hours": "number",
+                                      "wait_parts_pauses": "loose"},
+    "dispatch_board.sla_policy_edit": {"restore_hours": "number", "warning_lead_hours": "number",
+                                       "escalation_step_hours": "number", "wait_parts_pauses": "loose"},
     "field.duty": {"on_duty": "loose"},
-    "field.act": {"action": "text", "note": "text", "lat": "loose", "lon": "loose"},
+    "field.act": {"action": "text", "note": "text", "lat": "loose", "lon": "loose", "taken_at": "datetime"},
     "field.resolve": {"resolution_code": "text", "part_code": "text", "part_qty": "int", "loan_serial": "text",
-                      "collected_serial": "text", "note": "text", "lat": "loose", "lon": "loose"},
+                      "collected_serial": "text", "note": "text", "lat": "loose", "lon": "loose",
+                      "taken_at": "datetime"},
     "inventory.set_reorder": {"reorder_point": "int", "reorder_qty": "int"},
     "inventory.move_form": {"type": "loose", "sku": "text", "from": "text", "to": "text", "qty": "int",
                             "serials": "text", "reason": "text", "faulty": "loose"},
@@ -319,11 +330,15 @@ def _clients(app, world) -> dict[str | None, Any]:
     return clients
 
 
-def _snapshot(app: Any) -> dict[str, list[str]]:
+def _snapshot(app: Any, tables: list[sa.Table]) -> dict[str, list[str]]:
+    with app.app_context(), db.engine.connect() as conn:
+        return {t.name: sorted(repr(tuple(r)) for r in conn.execute(sa.select(t))) for t in tables}
+
+
+def _tables(app: Any) -> list[sa.Table]:
     with app.app_context(), db.engine.connect() as conn:
         names = set(sa.inspect(conn).get_table_names())
-        return {t.name: sorted(repr(tuple(r)) for r in conn.execute(sa.select(t)))
-                for t in db.metadata.sorted_tables if t.name in names}
+    return [t for t in db.metadata.sorted_tables if t.name in names]
 
 
 def _unexpected_writes(endpoint: str, before: dict[str, list[str]], after: dict[str, list[str]],
@@ -492,24 +507,26 @@ def test_no_hostile_input_makes_a_server_error_or_a_write(app, world, caplog):
     described = set(QUERY) | set(FORM) | set(JSON)
     assert not described - covered, f"the tables name routes that are gone: {sorted(described - covered)}"
     failures: list[str] = []
+    tables = _tables(app)
     for rule, method in operations:
         @given(case=cases(app, world, rule, method))
         @settings(max_examples=10, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case: Case) -> None:
-            before = _snapshot(app)
+            checked = case.door or case.strict  # only these must leave every table as it was
+            before = _snapshot(app, tables) if checked else {}
             resp = _send(clients, case)
-            after = _snapshot(app)
+            after = _snapshot(app, tables) if checked else {}
             where = f"{case.method} {case.url[:120]} as {case.role}"
             detail = repr(case)
-            if resp.status_code >= 500:
+            if resp.status_code >= 500 and not (case.endpoint == "ops.readyz" and resp.status_code == 503):
                 errors = [repr(r.exc_info[1])[:500] for r in caplog.records if r.exc_info]
                 caplog.clear()
                 raise AssertionError(f"{where}: {resp.status_code} {detail[:600]} {errors[-1:]}")
             if case.door:
                 assert resp.status_code in (400, 404, 413, 414), \
                     f"{where}: not refused at the door {resp.status_code} {detail[:600]}"
-            if case.door or case.strict:
+            if checked:
                 wrote = _unexpected_writes(case.endpoint, before, after, case.door)
                 assert not wrote, f"{where}: wrote {wrote} ({resp.status_code}) {detail[:400]}"
         try:

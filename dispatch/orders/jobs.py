@@ -1,4 +1,5 @@
-"""Periodic jobs of repair orders: technicians' positions forgotten after the retention period."""
+"""Jobs of repair orders: technicians' positions forgotten after the retention period, and the
+geocoder (woken by the intake's commit as well as run by the tick)."""
 from __future__ import annotations
 
 
@@ -14,6 +15,10 @@ def position_retention() -> str:
     days = int(current_app.config.get("POSITION_RETENTION_DAYS", 30))
     gone = forget_positions(now() - timedelta(days=days))
     return f"{gone['last_positions']} last positions, {gone['event_positions']} event positions older than {days} days removed"
+
+
+# the worker's SQLite watch: grows when another process queues an address for the geocoder
+NEWEST_GEOCODE_SQL = "SELECT max(id) FROM repair_orders WHERE geocode_after IS NOT NULL"
 
 
 def geocode_addresses() -> str:

@@ -36,3 +36,19 @@ def test_secret_key_generated_once_into_the_instance_folder(tmp_path, new_app):
     second = new_app(SECRET_KEY=None).config["SECRET_KEY"]
     assert first == second and re.fullmatch(r"[0-9a-f]{64}", first)
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_the_migrations_are_one_line_with_one_head():
+    """`flask db upgrade` (what `make run` does) refuses a tree with two heads."""
+    from pathlib import Path
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    folder = Path(__file__).resolve().parents[2] / "migrations"
+    cfg = Config(str(folder / "alembic.ini"))
+    cfg.set_main_option("script_location", str(folder))
+    scripts = ScriptDirectory.from_config(cfg)
+    assert len(scripts.get_heads()) == 1, scripts.get_heads()
+    numbers = [s.revision for s in scripts.walk_revisions()]
+    assert numbers == sorted(numbers, reverse=True)  # each revision follows the one numbered before it

@@ -151,7 +151,7 @@ def test_an_assignment_reaches_the_phone_seconds_after_the_request(app, client, 
     [msg] = push_service.received(phone)
     assert msg.payload["type"] == "order_assigned" and msg.payload["order"] == order["id"]
     assert w.ticks == ticks  # no tick ran: the wake-up sent it
-    assert delivered_in and set(delivered_in) == {"restore24-delivery"}  # never in the request's thread
+    assert delivered_in and set(delivered_in) == {"restore24-push_delivery"}  # never in the request's thread
     assert push_service.errors == []
 
 
@@ -240,7 +240,7 @@ def test_web_processes_run_no_worker_and_make_run_runs_one(new_app):
     dev = new_app(TESTING=False, SCHEDULER_ENABLED=True, SCHEDULER_INTERVAL_SECONDS=HOUR)  # `make run`
     try:
         assert isinstance(dev.extensions.get("restore24_worker"), Worker)
-        assert _worker_threads() - before == {"restore24-delivery", "restore24-watch"}
+        assert _worker_threads() - before == {"restore24-push_delivery", "restore24-geocoding", "restore24-watch"}
     finally:
         dev.extensions["restore24_worker"].stop()
     assert _worker_threads() == before

@@ -104,8 +104,9 @@ def _may_manage(order: RepairOrder, actor: User) -> bool:
 def add_event(order: RepairOrder, type_: str, actor: User | None = None, note: str = "", *,
               lat: float | None = None, lon: float | None = None, from_status: str | None = None,
               to_status: str | None = None, at: datetime | None = None, **data: Any) -> OrderEvent:
-    event = OrderEvent(order_id=order.id, type=type_, at=at or now(), actor_id=getattr(actor, "id", None),
-                       note=(note or "")[:MAX_NOTE], lat=lat, lon=lon, from_status=from_status,
+    recorded = now()  # `at` is when it was taken: earlier for an action a technician took offline
+    event = OrderEvent(order_id=order.id, type=type_, at=at or recorded, recorded_at=recorded,
+                       actor_id=getattr(actor, "id", None), note=(note or "")[:MAX_NOTE], lat=lat, lon=lon, from_status=from_status,
                        to_status=to_status, data=data)
     db.session.add(event)
     return event
@@ -142,13 +143,18 @@ def order_area(order: RepairOrder) -> str:
 
 
 def _one_writer(fn: Callable[..., RepairOrder]) -> Callable[..., RepairOrder]:
-    """A concurrent change of the same order (its version moved under us) wins; this one is refused."""
+    """A concurrent change of the same order (its version moved under us) wins; this one is refused.
+
+    The change runs in a savepoint: a stale flush undoes only its own work and leaves the request's
+    transaction usable (the view can still render), and the Conflict then rolls the request back at
+    the transaction edge like any refusal.
+    """
     @wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> RepairOrder:
         try:
-            return fn(*args, **kwargs)
+            with db.session.begin_nested():
+                return fn(*args, **kwargs)
         except StaleDataError:
-            db.session.rollback()
             raise Conflict(str(_l("Someone else changed this order just now; reload and try again.")),
                            code="stale") from None
     return guarded
@@ -329,6 +335,7 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
     add_event(order, "created", actor, at=reported if reported < now() else None, to_status="new",
               channel=order.channel, located_by=located_by, sla_hours=policy.restore_hours)
     if order.geocode_after is not None:
+        outbox.mark_work_for_worker()  # the worker looks it up as soon as this commits, not at the next tick
         add_event(order, "note", actor, str(_l("Waiting for the geocoder to find the address; "
                                                  "a dispatcher may pin it meanwhile.")))
     elif order.needs_location:
@@ -573,15 +580,15 @@ def _validated_resolution(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _pause(order: RepairOrder) -> None:
+def _pause(order: RepairOrder, at: datetime) -> None:
     if order.paused_at is None:
-        order.paused_at = now()
+        order.paused_at = at
 
 
-def _unpause(order: RepairOrder) -> None:
+def _unpause(order: RepairOrder, at: datetime) -> None:
     if order.paused_at is None:
         return
-    paused = now() - order.paused_at
+    paused = at - order.paused_at
     paused = max(paused, timedelta(0))
     order.paused_seconds += int(paused.total_seconds())
     order.deadline_at += paused
@@ -591,8 +598,12 @@ def _unpause(order: RepairOrder) -> None:
 
 @_one_writer
 def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", lat: Any = None, lon: Any = None,
-               expected_version: Any = None, **payload: Any) -> RepairOrder:
-    """Move an order along the life-cycle graph: 403 for the wrong actor, 409 for the wrong state."""
+               expected_version: Any = None, taken_at: datetime | None = None, **payload: Any) -> RepairOrder:
+    """Move an order along the life-cycle graph: 403 for the wrong actor, 409 for the wrong state.
+
+    `taken_at` is when the actor took the action, if earlier than now (a technician's phone sends the
+    time of the tap; field checks it first): the step's time, the event's `at` and the SLA clock's
+    pauses follow it, while the event's `recorded_at` says when the server got it."""
     if action not in TRANSITIONS:
         raise Invalid(str(_l("Unknown action.")), {"action": str(_l("one of: %(values)s", values=", ".join(ACTIONS)))})
     if not isinstance(note, str) or len(note) > MAX_NOTE:
@@ -607,7 +618,7 @@ def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", 
     if action == "restore" and order.incident_id is None:
         raise Conflict(str(_l("Only orders of a mass-outage incident are restored together.")),
                        code="illegal_transition")
-    before, at = order.status, now()
+    before, at = order.status, taken_at or now()
     data: dict[str, Any] = {}
     if action in ("resolve", "restore"):
         resolution = _validated_resolution(payload)
@@ -629,7 +640,7 @@ def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", 
     if action == "decline":
         declined_by = order.technician_id
         event = add_event(order, "declined", actor, note, lat=point and point[0], lon=point and point[1],
-                          from_status=before, to_status="new", technician_id=declined_by)
+                          from_status=before, to_status="new", at=at, technician_id=declined_by)
         order.technician_id, order.technician, order.status = None, None, "new"
         decliners = {e.data.get("technician_id") for e in timeline(order) if e.type == "declined"}
         _auto_assign(order, actor, str(_l("after a decline")),
@@ -642,16 +653,17 @@ def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", 
             setattr(order, stamp, at)
         if action == "wait_customer" or (action == "wait_parts"
                                          and policy_for(order.kind, order.customer.segment).wait_parts_pauses):
-            _pause(order)
+            _pause(order, at)
         elif action in ("resume", "restore"):
-            _unpause(order)
+            _unpause(order, at)
         event = add_event(order, event_type, actor, note, lat=point and point[0], lon=point and point[1],
-                          from_status=before, to_status=order.status, **data)
+                          from_status=before, to_status=order.status, at=at, **data)
         if action == "cancel" and order.technician_id and actor.id != order.technician_id:
             _notify_taken_away(order, order.technician_id, event)
-    order.updated_at = at
-    if point and actor.role == "technician":
-        assignment.record_position(actor.id, point[0], point[1], at)
+    order.updated_at = now()
+    duty = assignment.duty_of(actor.id) if point and actor.role == "technician" else None
+    if point and actor.role == "technician" and (duty is None or duty.last_at is None or duty.last_at <= at):
+        assignment.record_position(actor.id, point[0], point[1], at)  # never over a newer position
     if action == "resolve":  # a restore books no stock: nobody used parts at the customer's
         stock.book_resolution_stock(order, order.resolution, actor)
     audit.record(f"order.{action}", "repair_order", order.id, actor=actor, status=order.status)

@@ -181,6 +181,30 @@ def test_the_job_geocodes_with_no_transaction_open_then_places_and_assigns(live,
     assert events[-2]["note"] == "Located by the geocoder." and events[-2]["actor"] is None
 
 
+def test_the_intake_commit_wakes_the_geocoder_at_once_not_at_the_next_tick(live, nominatim, city, make_customer):
+    from core.worker import Worker
+
+    nominatim.answers[ADDRESS] = POINT
+    w = Worker(live.app, interval=3600, watch=False)  # the tick: once at start, then in an hour
+    w.start()
+    try:
+        assert w.wait_ready(60)
+        ticks = w.ticks
+        nowhere = make_customer(lat=None, lon=None, address=ADDRESS)
+        token = live.token(city.dispatcher)
+        status, queued = live.call("POST", "/api/v1/orders", token, _order_body(nowhere.id))
+        assert status == 201 and queued["needs_location"]
+
+        def placed() -> bool:
+            return live.call("GET", f"/api/v1/orders/{queued['id']}", token)[1]["status"] == "assigned"
+        assert _wait(placed, 20), "the address was not geocoded within seconds of the intake"
+        assert w.ticks == ticks  # no tick ran: the intake's commit woke the geocoding lane
+    finally:
+        w.stop()
+    _, order = live.call("GET", f"/api/v1/orders/{queued['id']}", token)
+    assert order["station"] == "S02" and not order["needs_location"]
+
+
 @pytest.mark.parametrize("down", [True, False], ids=["geocoder down", "nothing found"])
 def test_no_answer_is_retried_with_backoff_then_left_to_a_dispatcher(ctx, city, make_customer, nominatim,
                                                                      clock, down):
