@@ -65,6 +65,10 @@ class Config:
     GEOCODER_RETRY_SECONDS = 60  # before the second try; doubled for each further one
     GEOCODER_USER_AGENT = "restore24"
 
+    # Intake: a point farther than this from every station's area is refused as outside the
+    # service area unless the dispatcher confirms it (dispatch/orders/services/intake.py)
+    OUTSIDE_AREA_KM = 5.0
+
     # Push
     PUSH_ALLOWED_ORIGINS = [
         "https://fcm.googleapis.com",

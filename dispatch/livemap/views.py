@@ -12,6 +12,7 @@ import folium
 from branca.element import MacroElement
 from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from flask_login import current_user
 from folium.elements import JSCSSMixin
 from folium.plugins import HeatMap, MarkerCluster
@@ -134,7 +135,7 @@ def index():
         "controlName": live_map["control_name"],
         "statusLabels": {s: str(STATUS_LABELS[s]) for s in OPEN_STATUSES},
         "kindLabels": {k: str(v) for k, v in KIND_LABELS.items()},
-        "slaLabels": {"ok": _("On time"), "due_soon": _("Due soon"), "overdue": _("Overdue")},
+        "slaLabels": {"ok": pgettext("sla", "On time"), "due_soon": _("Due soon"), "overdue": _("Overdue")},
         "msg": {
             "orders": _("Open orders"), "heat": _("Fault heat map"), "updated": _("updated %(time)s", time="{time}"),
             "loading": _("Loading…"), "failed": _("Could not load the orders; retrying."),

@@ -102,7 +102,9 @@ document("/categories", "get", "The fault and job categories", response=_list_sc
 @allow(*ORDER_MANAGERS)
 @idempotent
 def create_order():
-    order = services.create_order(json_body(), _actor(), default_channel="api")
+    body = json_body()
+    order = services.create_order(body, _actor(), default_channel="api",
+                                  check_duplicates=body.get("check_duplicates") is True)
     return jsonify(order_json(order, events=True)), 201
 
 
@@ -119,7 +121,15 @@ document("/orders", "post", "Create a repair order (placed and assigned at once)
              "category": {"type": "string"}, "description": {"type": "string", "maxLength": 4000},
              "address": {"type": "string"}, "priority": {"type": "string"},
              "channel": {"type": "string", "enum": ["hotline", "counter", "web", "open311", "api", "import"]},
-             "reported_at": {"type": "string", "format": "date-time"}}})
+             "reported_at": {"type": "string", "format": "date-time"},
+             "confirm_outside_area": {"type": "boolean", "default": False, "description":
+                                      "take a point farther than OUTSIDE_AREA_KM from every station's area; "
+                                      "without it such a point is a 422 with fields.location = outside_service_area"},
+             "check_duplicates": {"type": "boolean", "default": False, "description":
+                                  "refuse (409, code possible_duplicate, fields.duplicates = their numbers) when "
+                                  "the customer has an open order or an open fault of the category is within 200 m"},
+             "confirm_duplicate": {"type": "boolean", "default": False,
+                                   "description": "with check_duplicates: take the order all the same"}}})
 
 
 @bp.route("/orders")

@@ -41,7 +41,9 @@ def _order_page(order: Any, phone: str | None = None) -> str:
     return render_template("orders/order.html", order=order, events=services.timeline(order),
                            actions=services.allowed_actions(order, _actor()), locale=str(get_locale() or ""),
                            technicians=[t for t in technicians if t.is_enabled], phone=phone,
-                           action_labels=ACTION_LABELS)
+                           action_labels=ACTION_LABELS, unstaffed=services.is_unstaffed(order),
+                           explained=services.explain_candidates(order.candidates or []),
+                           score_rule=services.score_rule())
 
 
 @bp.route("/")
@@ -59,10 +61,18 @@ def index():
                            board=services.station_board(_actor()))
 
 
+def _duplicates(err: DomainError) -> list[Any]:
+    """The open orders a possible_duplicate refusal named (only those the actor may see were named)."""
+    numbers = [n for n in (err.fields.get("duplicates") or "").split(",") if n]
+    found = [services.order_by_number(n) for n in numbers]
+    return [o for o in found if o is not None and services.may_see(o, _actor())]
+
+
 @bp.route("/orders/new", methods=["GET", "POST"])
 @allow(*STAFF)
 def new_order():
     error = None
+    guard: dict[str, Any] = {}
     q = request.args.get("q") or ""
     found = db.session.scalars(core_customers.search_customers(q).limit(20)).all() if q.strip() else []
     if request.method == "POST":
@@ -74,14 +84,26 @@ def new_order():
             data["customer"] = {"name": form.get("name"), "phone": form.get("phone"), "address": form.get("address")}
         if form.get("lat") or form.get("lon"):
             data["lat"], data["lon"] = form.get("lat"), form.get("lon")
+        data["confirm_outside_area"] = form.get("confirm_outside_area") == "1"
+        data["confirm_duplicate"] = form.get("confirm_duplicate") == "1"
         try:
             if form.get("customer_id"):
                 data["customer_id"] = parse_id(form["customer_id"], "customer_id")
-            order = services.create_order(data, _actor(), default_channel="hotline")
+            order = services.create_order(data, _actor(), default_channel="hotline", check_duplicates=True)
         except DomainError as err:
-            error = err
+            if err.code == "outside_service_area":
+                guard["outside"] = err.message  # asked in the form, with a box to confirm
+            elif err.code == "possible_duplicate":
+                guard["duplicates"] = _duplicates(err)
+            else:
+                error = err
         else:
             flash(_("Order %(number)s taken.", number=order.number), "success")
+            if services.is_unstaffed(order):
+                flash(_("No one is on shift at %(code)s: the order waits in the supervisor's queue "
+                        "“No one on shift”.", code=order.station.code), "warning")
+            elif order.needs_location:
+                flash(_("The order has no location yet: it waits in the queue “Needs location”."), "warning")
             return redirect(url_for("dispatch.order_page", order_id=order.id))
     selected = None
     chosen = ids_from([request.values.get("customer_id")])  # only preselects: a bad one selects nobody
@@ -89,8 +111,9 @@ def new_order():
         selected = db.session.get(core_customers.Customer, chosen[0])
     return render_template("orders/new_order.html", error=error, q=q, found=found, selected=selected,
                            categories=services.categories(), locale=str(get_locale() or ""),
+                           default_category=services.default_category_code(), guard=guard,
                            channels=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], priorities=PRIORITIES,
-                           form=request.form), (422 if error else 200)
+                           form=request.form), (422 if error or guard else 200)
 
 
 @bp.route("/orders/<int:order_id>")

@@ -24,8 +24,15 @@
       if (lat) { lat.value = ev.latlng.lat.toFixed(6); }
       if (lon) { lon.value = ev.latlng.lng.toFixed(6); }
     });
-    // a map inside a closed <details> needs a resize once shown
+    // Leaflet measures its box once: tell it again when the box changes (a closed <details> opened, the window
+    // or the page's columns resized), else it draws for the old (often zero) size and clicks land wrong
     var details = el.closest("details");
     if (details) { details.addEventListener("toggle", function () { map.invalidateSize(); }); }
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver(function () { map.invalidateSize(); }).observe(el);
+    } else {
+      window.addEventListener("resize", function () { map.invalidateSize(); });
+    }
+    el.dataset.ready = "1";
   });
 })();

@@ -1,7 +1,7 @@
 """Which station and which technician: placement by coverage, scoring of technicians on duty."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,13 @@ TOP_CANDIDATES = 5
 KM_PER_OPEN_POINT = 3.0
 KM_PER_URGENT_ORDER = 5.0
 URGENT_HOURS = 6.0
+NEIGHBOUR_STATIONS = 3  # when a station has nobody to send, the candidates of this many nearest stations
+
+
+def score_terms(distance_km: float, open_points: float, urgent_orders: int) -> tuple[float, float, float]:
+    """The score's three parts in km: distance, open work, urgent work. The score is their sum;
+    the ranking and the order page's explanation both take them from here."""
+    return distance_km, KM_PER_OPEN_POINT * open_points, KM_PER_URGENT_ORDER * urgent_orders
 
 
 @dataclass(frozen=True)
@@ -32,11 +39,15 @@ class Candidate:
     open_orders: int
     open_points: float
     urgent_orders: int
+    full_name: str = ""
+    station: str = ""
+    neighbour: bool = False  # of a nearby station, offered because the order's own has nobody
 
     def as_json(self) -> dict[str, Any]:
         return {"technician_id": self.technician_id, "username": self.username, "score": round(self.score, 2),
                 "distance_km": round(self.distance_km, 2), "open_orders": self.open_orders,
-                "open_points": round(self.open_points, 2), "urgent_orders": self.urgent_orders}
+                "open_points": round(self.open_points, 2), "urgent_orders": self.urgent_orders,
+                "full_name": self.full_name, "station": self.station, "neighbour": self.neighbour}
 
 
 def place(lat: float, lon: float) -> stations.Placement | None:
@@ -106,10 +117,72 @@ def rank_technicians(station_id: int, skill: str, lat: float | None, lon: float 
         here = (duty.last_lat, duty.last_lon) if duty.last_lat is not None else (station.lat, station.lon)
         km = haversine_m(here[0], here[1], target[0], target[1]) / 1000
         count, points, urgent = load[user.id]
-        score = km + KM_PER_OPEN_POINT * points + KM_PER_URGENT_ORDER * urgent
-        out.append(Candidate(user.id, user.username, score, km, int(count), points, int(urgent)))
+        score = sum(score_terms(km, points, int(urgent)))
+        out.append(Candidate(user.id, user.username, score, km, int(count), points, int(urgent),
+                             user.full_name or "", station.code))
     out.sort(key=lambda c: (c.score, c.username))
     return out[:TOP_CANDIDATES]
+
+
+def has_staff_on_shift(station_id: int) -> bool:
+    """Is any enabled technician of the station on duty now (whatever their skills)?"""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(User).join(TechnicianDuty, TechnicianDuty.user_id == User.id)
+        .where(User.role == "technician", User.station_id == station_id, User.is_enabled.is_(True),
+               TechnicianDuty.on_duty.is_(True))) > 0
+
+
+def staffed_station_ids() -> Any:
+    """The stations with a technician on duty, as a subquery (the "no one on shift" queue)."""
+    return (sa.select(User.station_id).join(TechnicianDuty, TechnicianDuty.user_id == User.id)
+            .where(User.role == "technician", User.station_id.is_not(None), User.is_enabled.is_(True),
+                   TechnicianDuty.on_duty.is_(True)))
+
+
+def rank_neighbours(station_id: int, skill: str, lat: float | None, lon: float | None,
+                    exclude: tuple[int, ...] = ()) -> list[Candidate]:
+    """The best technicians of the NEIGHBOUR_STATIONS stations nearest the point (the order's
+    own left out), scored as rank_technicians does: for a station with nobody to send."""
+    station = db.session.get(stations.Station, station_id)
+    if station is None:
+        return []
+    here = (lat, lon) if lat is not None and lon is not None else (station.lat, station.lon)
+    others = sorted((s for s in stations.locator().sites if s.id != station_id),
+                    key=lambda s: (haversine_m(here[0], here[1], s.lat, s.lon), s.code))[:NEIGHBOUR_STATIONS]
+    out = [replace(c, neighbour=True) for s in others for c in rank_technicians(s.id, skill, lat, lon, exclude)]
+    out.sort(key=lambda c: (c.score, c.username))
+    return out[:TOP_CANDIDATES]
+
+
+def score_rule() -> dict[str, float]:
+    """The weights of the score, for saying how it is made."""
+    return {"per_point": KM_PER_OPEN_POINT, "per_urgent": KM_PER_URGENT_ORDER, "urgent_hours": URGENT_HOURS}
+
+
+def explain_candidates(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stored candidates of an order, for people: full names (from the accounts, today), the
+    score's parts from score_terms on the same stored numbers, the skill and whether they are
+    on shift now. Candidates are ranked only among technicians with the skill who were on shift."""
+    ids = [c.get("technician_id") for c in candidates if isinstance(c.get("technician_id"), int)]
+    users = {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))} if ids else {}
+    duty = {d.user_id: d for d in db.session.scalars(sa.select(TechnicianDuty).where(
+        TechnicianDuty.user_id.in_(ids)))} if ids else {}
+    out = []
+    for c in candidates:
+        user = users.get(c.get("technician_id"))
+        km, load_km, urgent_km = score_terms(float(c.get("distance_km") or 0), float(c.get("open_points") or 0),
+                                             int(c.get("urgent_orders") or 0))
+        out.append({
+            "technician_id": c.get("technician_id"),
+            "name": (user.full_name if user and user.full_name else None) or c.get("full_name") or c.get("username"),
+            "station": c.get("station") or (user.station.code if user and user.station else ""),
+            "neighbour": bool(c.get("neighbour")), "score": float(c.get("score") or 0),
+            "distance_km": km, "open_orders": int(c.get("open_orders") or 0),
+            "open_points": float(c.get("open_points") or 0), "load_km": load_km,
+            "urgent_orders": int(c.get("urgent_orders") or 0), "urgent_km": urgent_km,
+            "on_shift": bool(duty.get(c.get("technician_id")) and duty[c["technician_id"]].on_duty),
+        })
+    return out
 
 
 def forget_positions(before: datetime) -> dict[str, int]:

@@ -31,7 +31,7 @@ from core.stations import Station, get_station, station_by_code
 from dispatch.orders import geocoding
 from dispatch.orders.services import stock
 from dispatch.orders.models import (CHANNELS, KINDS, OPEN_STATUSES, PRIORITIES, OrderEvent, RepairOrder)
-from dispatch.orders.services import assignment
+from dispatch.orders.services import assignment, intake
 from dispatch.deadlines.services import incidents
 from dispatch.orders.services.reference import category_by_code, policy_for
 
@@ -253,9 +253,39 @@ def _validated_intake(data: dict[str, Any], default_channel: str) -> dict[str, A
         except Invalid as err:
             recovered(err)  # folded into the one refusal below
             errors.update(err.fields)
+    for name in ("confirm_outside_area", "confirm_duplicate"):
+        confirmed = intake.flag(data.get(name))
+        if confirmed is None:
+            errors[name] = str(_l("true or false"))
+        out[name] = bool(confirmed)
     if errors:
         raise Invalid(str(_l("Please correct the marked fields.")), errors)
     return out
+
+
+def _check_service_area(point: tuple[float, float]) -> None:
+    """A point far from every station's area is refused (a typo, swapped coordinates, another city)."""
+    outside = intake.km_outside_service_area(*point)
+    limit = float(current_app.config.get("OUTSIDE_AREA_KM", 5.0))
+    if outside is not None and outside[0] > limit:
+        raise Invalid(str(_l("The point is outside the service area: %(km)s km from the nearest station's area "
+                             "(%(code)s). Check the point, or confirm to take the order anyway.",
+                             km=f"{outside[0]:,.1f}", code=outside[1])),
+                      {"location": "outside_service_area"}, code="outside_service_area")
+
+
+def _check_duplicates(actor: User | None, customer_id: int | None, category: Any,
+                      point: tuple[float, float] | None) -> None:
+    found = intake.possible_duplicates(actor, customer_id, category.id, category.kind, point)
+    if found:
+        raise Conflict(str(_l("This may be an order that is open already. Open it instead, or save anyway.")),
+                       {"duplicates": ",".join(o.number for o in found)}, code="possible_duplicate")
+
+
+def is_unstaffed(order: RepairOrder) -> bool:
+    """A placed order nobody took because its station has nobody on shift (the supervisor's queue)."""
+    return (order.status == "new" and not order.needs_location and order.station_id is not None
+            and not assignment.has_staff_on_shift(order.station_id))
 
 
 def _next_number(day: datetime) -> str:
@@ -280,7 +310,8 @@ def _customer_for(clean: dict[str, Any]) -> customers.Customer:
     return customers.create_customer(account_no=f"W{secrets.token_hex(5).upper()}", **fields)
 
 
-def create_order(data: dict[str, Any], actor: User | None = None, *, default_channel: str = "api") -> RepairOrder:
+def create_order(data: dict[str, Any], actor: User | None = None, *, default_channel: str = "api",
+                 check_duplicates: bool = False) -> RepairOrder:
     """Take a repair order from any channel, place it at a station and assign it where possible.
 
     The point is the one given, else the customer's. Otherwise the order is kept with
@@ -288,9 +319,15 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
     for the geocoder job (jobs.geocode_addresses), which looks the address up with no transaction
     open and then places and assigns it — no network call ever runs inside this transaction
     (on SQLite it holds the write lock). Until then a dispatcher may pin it.
-    Bad input raises Invalid/NotFound before anything is written.
+    Bad input raises Invalid/NotFound before anything is written. A point farther than
+    OUTSIDE_AREA_KM from every station's area is refused (Invalid, code outside_service_area)
+    unless `confirm_outside_area`; with `check_duplicates`, an open order of the customer, or an
+    open fault of the category within 200 m, is refused (Conflict, code possible_duplicate)
+    unless `confirm_duplicate`.
     """
     clean = _validated_intake(data, default_channel)
+    if clean["point"] and not clean["confirm_outside_area"]:
+        _check_service_area(clean["point"])
     category = category_by_code(clean["category"])
     if clean["kind"] and clean["kind"] != category.kind:
         raise Invalid(str(_l("Please correct the marked fields.")),
@@ -305,6 +342,10 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
     at_home = address.strip().lower() == (customer.address or "").strip().lower()
     point = clean["point"] or ((customer.lat, customer.lon) if customer.has_point and at_home else None)
     located_by = "given" if clean["point"] else ("customer" if point else None)
+    if located_by == "customer" and not clean["confirm_outside_area"]:
+        _check_service_area(point)  # type: ignore[arg-type]
+    if check_duplicates and not clean["confirm_duplicate"]:
+        _check_duplicates(actor, customer.id if "customer_id" in clean else None, category, point)
     geocode_after = now() if point is None and address.strip() and geocoding.is_configured() else None
     policy = policy_for(category.kind, customer.segment)
     reported = clean["reported_at"]
@@ -344,6 +385,12 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
         add_event(order, "note", actor, str(_l("No stations are set up; the order waits.")))
     else:
         _record_assignment(order, actor, placed.reason(), ranked, "new")
+    if clean["confirm_outside_area"] and point is not None:
+        outside = intake.km_outside_service_area(*point)
+        if outside is not None and outside[0] > float(current_app.config.get("OUTSIDE_AREA_KM", 5.0)):
+            add_event(order, "note", actor, str(_l("Taken outside the service area (%(km)s km from %(code)s's area), "
+                                                   "confirmed by the dispatcher.", km=f"{outside[0]:,.1f}",
+                                                   code=outside[1])), outside_service_area=True)
     incidents.link_to_open_incident(order)  # a new fault near an open incident joins it at intake
     audit.record("order.create", "repair_order", order.id, actor=actor, number=order.number, channel=order.channel)
     db.session.flush()
@@ -373,7 +420,10 @@ def _choose_technician(order: RepairOrder, exclude: tuple[int, ...] = ()) -> lis
     with db.session.no_autoflush:  # reads of technicians and their workload; this order's changes can wait
         ranked = assignment.rank_technicians(order.station.id, order.category.skill, order.lat, order.lon, exclude)
         tech = db.session.get(User, ranked[0].technician_id) if ranked else None
-    order.candidates = [c.as_json() for c in ranked]
+        # nobody to send here: show whom the nearby stations could lend (a dispatcher decides)
+        offered = ranked or assignment.rank_neighbours(order.station.id, order.category.skill, order.lat,
+                                                       order.lon, exclude)
+    order.candidates = [c.as_json() for c in offered]
     order.technician, order.technician_id = tech, tech.id if tech else None
     order.status = "assigned" if tech else "new"
     order.assigned_at = now() if tech else order.assigned_at
@@ -384,7 +434,10 @@ def _choose_technician(order: RepairOrder, exclude: tuple[int, ...] = ()) -> lis
 def _record_assignment(order: RepairOrder, actor: User | None, reason: str, ranked: list[assignment.Candidate],
                        before: str, event_type: str = "assigned") -> None:
     if ranked:
-        note = f"{reason} → {ranked[0].username} (score {ranked[0].score:.1f})"
+        note = f"{reason} → {ranked[0].full_name or ranked[0].username}"
+    elif not assignment.has_staff_on_shift(order.station.id):  # type: ignore[union-attr]
+        note = f"{reason}; " + str(_l("no technician available")) + "; " + str(
+            _l("no one is on shift at %(code)s: the order waits in the supervisor's queue", code=order.station.code))
     else:
         note = f"{reason}; " + str(_l("no technician available"))
     event = add_event(order, event_type, actor, note, from_status=before, to_status=order.status,

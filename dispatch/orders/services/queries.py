@@ -15,10 +15,12 @@ from core.errors import Invalid, NotFound
 from core.extensions import db
 from core.parse import is_digits, parse_float, parse_id
 from core.stations import Station, station_by_code
+from dispatch.orders.services.assignment import staffed_station_ids
 from dispatch.orders.models import STATUSES, WAITING_STATUSES, RepairOrder, due_soon_clause, overdue_clause
 
-QUEUES = ("unassigned", "needs_location", "due_soon", "overdue", "waiting", "open", "all")
+QUEUES = ("unassigned", "needs_location", "unstaffed", "due_soon", "overdue", "waiting", "open", "all")
 QUEUE_LABELS = {"unassigned": _l("Unassigned"), "needs_location": _l("Needs location"),
+                "unstaffed": _l("No one on shift"),
                 "due_soon": _l("Due soon"), "overdue": _l("Overdue"), "waiting": _l("Waiting"),
                 "open": _l("All open"), "all": _l("All")}
 
@@ -37,6 +39,10 @@ def queue_clause(queue: str, at: datetime | None = None) -> Any:
     return {
         "unassigned": sa.and_(RepairOrder.status == "new", RepairOrder.needs_location.is_(False)),
         "needs_location": sa.and_(RepairOrder.needs_location.is_(True), RepairOrder.status == "new"),
+        # placed, waiting, at a station with no technician on duty: the station supervisor's to solve
+        "unstaffed": sa.and_(RepairOrder.status == "new", RepairOrder.needs_location.is_(False),
+                             RepairOrder.station_id.is_not(None),
+                             RepairOrder.station_id.not_in(staffed_station_ids())),
         "due_soon": due_soon_clause(at),
         "overdue": overdue_clause(at),
         "waiting": RepairOrder.status.in_(WAITING_STATUSES),

@@ -118,7 +118,7 @@ def test_supervisor_sees_only_their_station(app, client, city, login):
 def test_customer_history_marks_repeat_faults(app, client, city, login):
     login(city.dispatcher)
     _take(client, city)
-    _take(client, city, category="DTV-STB-DEAD")
+    _take(client, city, category="DTV-STB-DEAD", confirm_duplicate="1")  # the customer has an open order
     page = client.get(f"/dispatch/customers/{city.customer.id}").get_data(as_text=True)
     assert page.count('data-testid="repeat"') == 2
 
