@@ -106,3 +106,26 @@ def log_in(page, base_url: str, username: str, password: str = "password123") ->
     page.fill("input[name=password]", password)
     page.get_by_test_id("login-submit").click()
     page.wait_for_load_state("load")
+
+
+def resolved_order(app, make_station, make_user, make_customer, *, suffix: str):
+    """A DTV order at S01 resolved by its technician, waiting for its callback: (id, number, dispatcher)."""
+    from core.auth import get_user
+    from dispatch.orders import services
+    station = make_station("S01", lon=114.0, lat=22.5)
+    tech = make_user("technician", username=f"tech-{suffix}", station=station, skills=["digital_tv"])
+    disp = make_user("dispatcher", username=f"disp-{suffix}")
+    customer = make_customer(lat=22.505, lon=114.005)
+    with app.app_context():
+        services.ensure_reference_data()
+        services.set_duty(get_user(tech.id), on_duty=True, shift="day")
+        order = services.create_order({"customer_id": customer.id, "category": "DTV-MOSAIC",
+                                       "description": "mosaic"}, get_user(disp.id))
+        if order.technician_id != tech.id:
+            services.assign(order, get_user(disp.id), technician_id=tech.id, reason="e2e")
+        technician = get_user(tech.id)
+        for action in ("accept", "depart", "arrive"):
+            services.transition(order, action, technician)
+        services.transition(order, "resolve", technician, resolution_code="FIXED")
+        db.session.commit()
+        return order.id, order.number, disp

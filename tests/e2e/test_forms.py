@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.auth import get_user
-from core.extensions import db
-from e2e.conftest import ARTIFACTS, log_in
+from e2e.conftest import ARTIFACTS, log_in, resolved_order
 
 pytestmark = pytest.mark.e2e
 
@@ -19,25 +17,9 @@ SUMMARY = {"en-US": ("Please correct the 1 marked field.", "Please correct the 3
 @pytest.fixture
 def world(app, make_station, make_user, make_customer):
     """A resolved order waiting for its callback, its dispatcher, and an admin."""
-    from dispatch.orders import services
-    station = make_station("S01", lon=114.0, lat=22.5)
-    tech = make_user("technician", username="tech-forms", station=station, skills=["digital_tv"])
-    disp = make_user("dispatcher", username="disp-forms")
+    order_id, number, disp = resolved_order(app, make_station, make_user, make_customer, suffix="forms")
     admin = make_user("admin", username="admin-forms")
-    customer = make_customer(lat=22.505, lon=114.005)
-    with app.app_context():
-        services.ensure_reference_data()
-        services.set_duty(get_user(tech.id), on_duty=True, shift="day")
-        order = services.create_order({"customer_id": customer.id, "category": "DTV-MOSAIC",
-                                       "description": "mosaic"}, get_user(disp.id))
-        if order.technician_id != tech.id:
-            services.assign(order, get_user(disp.id), technician_id=tech.id, reason="e2e")
-        technician = get_user(tech.id)
-        for action in ("accept", "depart", "arrive"):
-            services.transition(order, action, technician)
-        services.transition(order, "resolve", technician, resolution_code="FIXED")
-        db.session.commit()
-        return {"order": order.id, "number": order.number, "disp": disp, "admin": admin}
+    return {"order": order_id, "number": number, "disp": disp, "admin": admin}
 
 
 def _beside(page, field_selector: str, error_selector: str) -> None:

@@ -6,31 +6,15 @@ import sqlalchemy as sa
 
 from core.auth import get_user
 from core.extensions import db
-from e2e.conftest import ARTIFACTS, log_in
+from e2e.conftest import ARTIFACTS, log_in, resolved_order
 
 pytestmark = pytest.mark.e2e
 
 
 def _resolved_order(app, make_station, make_user, make_customer) -> tuple[int, int]:
     """A resolved order at S01 and the dispatcher who will send its survey link."""
-    from dispatch.orders import services
-    station = make_station("S01", lon=114.0, lat=22.5)
-    tech = make_user("technician", username="tech-e2e", station=station, skills=["digital_tv"])
-    disp = make_user("dispatcher", username="disp-e2e")
-    customer = make_customer(lat=22.505, lon=114.005)
-    with app.app_context():
-        services.ensure_reference_data()
-        services.set_duty(get_user(tech.id), on_duty=True, shift="day")
-        order = services.create_order({"customer_id": customer.id, "category": "DTV-MOSAIC",
-                                       "description": "mosaic"}, get_user(disp.id))
-        if order.technician_id != tech.id:
-            services.assign(order, get_user(disp.id), technician_id=tech.id, reason="e2e")
-        technician = get_user(tech.id)
-        for action in ("accept", "depart", "arrive"):
-            services.transition(order, action, technician)
-        services.transition(order, "resolve", technician, resolution_code="FIXED")
-        db.session.commit()
-        return order.id, disp.id
+    order_id, _number, disp = resolved_order(app, make_station, make_user, make_customer, suffix="e2e")
+    return order_id, disp.id
 
 
 def _link(app, order_id: int, dispatcher_id: int) -> str:
