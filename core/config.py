@@ -95,6 +95,9 @@ class Config:
     # Scheduler
     SCHEDULER_ENABLED = False
     SCHEDULER_INTERVAL_SECONDS = 60
+    # SQLite: a writer waits this long for another's write lock, then the request is a 503 with
+    # Retry-After (core.errors); keep it below gunicorn's timeout (30 s) so the wait is answered
+    SQLITE_BUSY_TIMEOUT_SECONDS = 10.0
     WORKER_POLL_SECONDS = 0.5  # SQLite: a worker looks for other processes' alerts this often (PostgreSQL: NOTIFY)
 
     # Operations (core/ops.py): /metrics is read with this bearer token; unset, only from this host
@@ -137,5 +140,5 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
         # SQLite waits for the writer instead of failing at once (see core.database pragmas)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-            "connect_args": {"timeout": 30},
+            "connect_args": {"timeout": float(app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])},
         }

@@ -6,12 +6,13 @@ from typing import Callable
 
 from flask import Flask, before_render_template
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 from werkzeug.routing import IntegerConverter
 
-from core.errors import json_error, request_refused, wants_json
+from core.errors import database_unavailable, json_error, request_refused, unavailable_response, wants_json
 from core.extensions import db
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
@@ -125,4 +125,13 @@ def register(app: Flask) -> None:
             from flask import render_template
             return app.make_response((render_template(
                 "error.html", status=409, message="The change conflicts with another one; nothing was saved."), 409))
+        except sa_exc.DBAPIError as err:  # after_request errors bypass the error handlers: answer here
+            try:
+                db.session.rollback()
+            except sa_exc.DBAPIError:  # the connection is gone; the pool replaces it
+                db.session.remove()
+            if not database_unavailable(err):
+                raise
+            app.logger.warning("database unavailable at commit: %s", type(err.orig).__name__)
+            return unavailable_response(app)
         return response

@@ -4,7 +4,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, g, has_request_context, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from core.extensions import db
@@ -93,6 +95,45 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
               422: "invalid", 429: "too_many_requests"}
 
 
+UNAVAILABLE_RETRY_SECONDS = 2  # Retry-After on a 503 for a busy or unreachable database
+
+
+def database_unavailable(err: sa.exc.DBAPIError) -> bool:
+    """Is this a passing condition worth a retry (SQLite's write lock held past the busy timeout;
+    PostgreSQL restarting, unreachable, or a deadlock/serialization victim), not a bug?"""
+    if err.connection_invalidated:
+        return True
+    module = type(err.orig).__module__
+    if module.startswith("sqlite3"):
+        text = str(err.orig).lower()
+        return "database is locked" in text or "database is busy" in text
+    return module.startswith("psycopg") and isinstance(err, (sa.exc.OperationalError, sa.exc.InterfaceError))
+
+
+def unavailable_response(app: Flask):
+    """A clean 503 the client can retry: JSON {"error": ...} for the API, a bare page otherwise.
+
+    Built without the database (which is what is missing): the language comes from the session
+    or Accept-Language, not the user's row, and the page does not extend base.html.
+    """
+    from flask import session
+    from flask_babel import force_locale
+    from markupsafe import escape
+
+    languages = app.config.get("LANGUAGES") or ["en"]
+    locale = session.get("locale") if session.get("locale") in languages else None
+    with force_locale(locale or request.accept_languages.best_match(languages) or languages[0]):
+        message = str(_l("The database is busy or restarting; nothing was saved. Try again in a moment."))
+    if wants_json():
+        body, status = json_error(503, "unavailable", message)
+        resp = app.make_response((body, status))
+    else:
+        page = f"<!doctype html><meta charset=utf-8><title>503</title><h1>503</h1><p>{escape(message)}</p>"
+        resp = app.make_response((page, 503, {"Content-Type": "text/html; charset=utf-8"}))
+    resp.headers["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    return resp
+
+
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(err: DomainError):
@@ -113,6 +154,18 @@ def register_errorhandlers(app: Flask) -> None:
             body, _ = json_error(status, HTTP_CODES.get(status, "error"), err.description or err.name)
             return body, status, headers
         return render_template("error.html", status=status, message=err.description), status, headers
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def database_error(err: sa.exc.DBAPIError):
+        try:
+            db.session.rollback()
+        except sa.exc.DBAPIError:  # the connection is gone; the pool replaces it
+            db.session.remove()
+        if not database_unavailable(err):
+            return unexpected(err)
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                           type(err.orig).__name__)
+        return unavailable_response(app)
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
