@@ -1,11 +1,13 @@
 # Restore24 — `make run` starts the demo, `make test` runs every test. Both set up what they need.
+# bash: the test target reads PIPESTATUS
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 TRANSLATIONS := core dispatch/orders dispatch/deadlines dispatch/reports dispatch/livemap field inventory
 
-.PHONY: run test test-sqlite test-postgres venv venv-test translations chromium bench messages clean
+.PHONY: run test test-sqlite test-postgres venv venv-test venv-bench translations chromium bench load chaos soak messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +21,14 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt $(VENV)/.install
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@
 
+# locust for bench/load/ only: `make bench` and `make load` install it, `make test` does not
+$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
 venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
+venv-bench: $(VENV)/.installed-bench
 
 translations: venv
 	@$(BIN)/flask translations compile
@@ -29,7 +37,7 @@ translations: venv
 messages: venv
 	@for pkg in $(TRANSLATIONS); do \
 	  src=$$pkg; [ $$pkg = core ] && src="core templates app.py"; \
-	  $(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o $$pkg/translations/messages.pot $$src && \
+	  $(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o $$pkg/translations/messages.pot $$src && \
 	  if [ -f $$pkg/translations/zh_CN/LC_MESSAGES/messages.po ]; then \
 	    $(BIN)/pybabel update -N -i $$pkg/translations/messages.pot -d $$pkg/translations; \
 	  else $(BIN)/pybabel init -i $$pkg/translations/messages.pot -d $$pkg/translations -l zh_CN; fi; \
@@ -54,12 +62,19 @@ run: venv translations
 	$(BIN)/flask demo --if-empty
 	FLASK_SCHEDULER_ENABLED=true $(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# The two passes use separate databases, so with PostgreSQL they run side by side: each spends much of
+# its time waiting (on Chromium, on the server), and together they end sooner than one after the other.
 test: venv-test translations chromium
 	@echo "== ruff check"
 	$(BIN)/ruff check .
-	$(MAKE) --no-print-directory test-sqlite
-	@if [ -n "$$TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
-	 else echo "TEST_POSTGRES_URL not set: PostgreSQL pass not run"; fi
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
+	  echo "== test suite on SQLite and on PostgreSQL, side by side (lines prefixed [sqlite] / [postgres])"; \
+	  ( $(MAKE) --no-print-directory test-sqlite 2>&1 | sed -u 's/^/[sqlite] /'; exit $${PIPESTATUS[0]} ) & lite=$$!; \
+	  ( $(MAKE) --no-print-directory test-postgres 2>&1 | sed -u 's/^/[postgres] /'; exit $${PIPESTATUS[0]} ) & pg=$$!; \
+	  wait $$lite; l=$$?; wait $$pg; p=$$?; \
+	  echo "== SQLite pass: $$( [ $$l = 0 ] && echo passed || echo FAILED ); PostgreSQL pass: $$( [ $$p = 0 ] && echo passed || echo FAILED )"; \
+	  [ $$l = 0 ] && [ $$p = 0 ]; \
+	else $(MAKE) --no-print-directory test-sqlite || exit 1; echo "TEST_POSTGRES_URL not set: PostgreSQL pass not run"; fi
 
 test-sqlite:
 	@echo "== test suite on SQLite"
@@ -69,8 +84,18 @@ test-postgres:
 	@echo "== test suite on PostgreSQL"
 	TEST_DATABASE=postgres $(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
-bench: venv-test
+bench: venv-bench
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Peak load on PostgreSQL (bench/load/README.md): LOAD_ARGS="--minutes 3 --intake-rate 5" to shorten
+load: venv-bench translations
+	$(BIN)/python bench/load/run.py $(LOAD_ARGS)
+
+chaos: venv-bench translations
+	$(BIN)/python bench/load/chaos.py $(CHAOS_ARGS)
+
+soak: venv-bench translations
+	$(BIN)/python bench/load/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) instance test-artifacts
