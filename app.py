@@ -43,6 +43,22 @@ def register_extensions(app: Flask) -> None:
     security.register_security(app)
     links.warn_if_unconfigured(app)  # links for customers need a configured host in production
     register_access(app)
+    register_messages()
+
+
+def register_messages() -> None:
+    """The stored texts each package writes (codes rendered in the reader's language), and the words
+    for the codes the audit log shows."""
+    from core import messages
+    from dispatch.deadlines.messages import MESSAGES as deadline_messages
+    from dispatch.orders.messages import MESSAGES as order_messages
+    from dispatch.reports.messages import MESSAGES as report_messages
+    from inventory.messages import MESSAGES as stock_messages
+    messages.register([order_messages, deadline_messages, report_messages, stock_messages])
+    # the audit log shows these codes among an object's changes in words
+    from core import audit
+    from dispatch.orders.models import CHANNEL_LABELS, PRIORITY_LABELS, STATUS_LABELS
+    audit.register_value_labels({"status": STATUS_LABELS, "channel": CHANNEL_LABELS, "priority": PRIORITY_LABELS})
 
 
 def register_blueprints(app: Flask) -> None:

@@ -18,6 +18,7 @@ from core.extensions import db
 from core.forms import SKILL_LABELS, CsvImportForm, CustomerForm, StationForm, UserForm
 from core.parse import MAX_YEAR, MIN_YEAR, parse_date, parse_id
 from core.security import upload
+from core.sorting import parse_sort
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -143,9 +144,15 @@ def save_whole(form: Any, save: Any, *, service_checks: tuple[str, ...] = (),
 @bp.route("/users")
 @allow("admin")
 def users():
-    page = db.paginate(auth.users_query(role=request.args.get("role") or None, q=request.args.get("q")),
-                       per_page=50, error_out=False)
-    return render_template("core/admin_users.html", page=page, roles=auth.ROLES, labels=auth.ROLE_LABELS)
+    station_code = sa.select(stations.Station.code).where(stations.Station.id == auth.User.station_id) \
+        .correlate(auth.User).scalar_subquery()
+    sort = parse_sort(request.args.get("sort"), {
+        "username": auth.User.username, "full_name": auth.User.full_name, "role": auth.User.role,
+        "station": station_code, "status": auth.User.is_enabled}, "username")
+    stmt = auth.users_query(role=request.args.get("role") or None, q=request.args.get("q"))
+    page = db.paginate(sort.apply(stmt, auth.User.id), per_page=50, error_out=False)
+    return render_template("core/admin_users.html", page=page, roles=auth.ROLES, labels=auth.ROLE_LABELS,
+                           sort=sort, skill_labels=SKILL_LABELS)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -353,11 +360,42 @@ def audit_log():
     since, until = _date_arg("since", errors), _date_arg("until", errors)
     if since and until and since > until:
         errors["since"] = _("must not be after the last day")
+    object_type = (request.args.get("object_type") or "").strip()
+    object_ids = _object_arg(object_type, (request.args.get("object_id") or "").strip(), errors)
+    kinds = [(code, str(kind.label)) for code, kind in audit.OBJECT_KINDS.items()]
     if errors:
-        return render_template("core/admin_audit.html", page=None, args=request.args, errors=errors), 422
+        return render_template("core/admin_audit.html", page=None, entries=[], args=request.args, errors=errors,
+                               kinds=kinds), 422
     query = audit.search(action=request.args.get("action") or None, actor=request.args.get("actor") or None,
-                         object_type=request.args.get("object_type") or None,
-                         object_id=request.args.get("object_id") or None, since=since,
+                         object_type=object_type or None, object_id=object_ids, since=since,
                          until=until + timedelta(days=1) if until else None)
     page = db.paginate(query, per_page=100, error_out=False)
-    return render_template("core/admin_audit.html", page=page, args=request.args, errors={})
+    return render_template("core/admin_audit.html", page=page, entries=audit.readable(list(page.items)),
+                           args=request.args, errors={}, kinds=kinds)
+
+
+def _object_arg(object_type: str, text: str, errors: dict[str, str]) -> str | list[str] | None:
+    """The object filter: an id, or (with a type that has codes or numbers) a code, number or username."""
+    if object_type and object_type not in audit.OBJECT_KINDS:
+        errors["object_type"] = _("Choose an object type from the list.")
+        return None
+    if not text:
+        return None
+    if len(text) > 80:
+        errors["object_id"] = _("At most %(n)d characters.", n=80)
+        return None
+    if text.isascii() and text.isdigit():
+        return text
+    if not object_type:
+        errors["object_id"] = _("Choose the object type to find an object by its code, number or name; "
+                                "without a type, give its id.")
+        return None
+    kind = audit.OBJECT_KINDS[object_type]
+    if not kind.lookup:
+        errors["object_id"] = _("Give the id (a number) of the %(kind)s.", kind=str(kind.label))
+        return None
+    ids = audit.find_object_ids(object_type, text)
+    if not ids:
+        errors["object_id"] = _("No %(kind)s is called “%(text)s”.", kind=str(kind.label), text=text)
+        return None
+    return ids

@@ -62,6 +62,8 @@ def register_i18n(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["current_language"] = current_language
+    from core.maps import leaflet_draw_strings
+    app.jinja_env.globals["leaflet_draw_strings"] = leaflet_draw_strings
     app.jinja_env.add_extension("jinja2.ext.i18n")
 
 

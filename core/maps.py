@@ -379,3 +379,43 @@ def render_map_parts(
         html=Markup(add_csp_nonce(root.html.render(), nonce)),
         script=Markup(add_csp_nonce(f"<script>\n{root.script.render()}\n</script>", nonce)),
     )
+
+
+def leaflet_draw_strings() -> dict:
+    """Leaflet.draw's toolbar and tooltip texts (its `L.drawLocal`) in the reader's language, for the
+    tools the area editor offers (polygon, rectangle, edit, delete); static/js/draw_local.js puts
+    them in before the map script builds the toolbar."""
+    from flask_babel import gettext as _
+    return {
+        "draw": {
+            "toolbar": {
+                "actions": {"title": _("Cancel drawing"), "text": _("Cancel")},
+                "finish": {"title": _("Finish drawing"), "text": _("Finish")},
+                "undo": {"title": _("Delete the last point drawn"), "text": _("Delete last point")},
+                "buttons": {"polygon": _("Draw a polygon"), "rectangle": _("Draw a rectangle")},
+            },
+            "handlers": {
+                "polygon": {"tooltip": {"start": _("Click to start drawing the area."),
+                                        "cont": _("Click to continue drawing the area."),
+                                        "end": _("Click the first point to close the area.")}},
+                # our own markup, as Leaflet.draw's (it puts the text in with innerHTML)
+                "polyline": {"error": "<strong>%s</strong> %s" % (_("Error:"), _("the edges may not cross!"))},
+                "rectangle": {"tooltip": {"start": _("Click and drag to draw a rectangle.")}},
+                "simpleshape": {"tooltip": {"end": _("Release the mouse to finish drawing.")}},
+            },
+        },
+        "edit": {
+            "toolbar": {
+                "actions": {"save": {"title": _("Save changes"), "text": _("Save")},
+                            "cancel": {"title": _("Cancel editing, discarding every change"), "text": _("Cancel")},
+                            "clearAll": {"title": _("Clear all areas"), "text": _("Clear all")}},
+                "buttons": {"edit": _("Edit areas"), "editDisabled": _("No areas to edit"),
+                            "remove": _("Delete areas"), "removeDisabled": _("No areas to delete")},
+            },
+            "handlers": {
+                "edit": {"tooltip": {"text": _("Drag the handles to change the area."),
+                                     "subtext": _("Click Cancel to undo the changes.")}},
+                "remove": {"tooltip": {"text": _("Click an area to delete it.")}},
+            },
+        },
+    }

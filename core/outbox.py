@@ -24,6 +24,7 @@ from flask_babel import force_locale
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core import messages
 from core.db import UTCDateTime, now
 from core.extensions import db
 
@@ -46,8 +47,12 @@ class Notification(db.Model):
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(40))
     order_id: Mapped[int | None] = mapped_column(index=True)  # orders known by id only
+    # as rendered for the recipient when stored (old readers, exports); shown and pushed from the code
     title: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.String(500), default="")
+    # the alert as a message code and its parameters (core.messages): rendered in the reader's language
+    message_code: Mapped[str | None] = mapped_column(sa.String(40))
+    params: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     url: Mapped[str] = mapped_column(sa.String(300), default="/")
     urgency: Mapped[str] = mapped_column(sa.String(10), default="normal")
     topic: Mapped[str | None] = mapped_column(sa.String(32))
@@ -72,30 +77,54 @@ class Notification(db.Model):
         sa.CheckConstraint("push_status IN ('pending','sent','no_device','failed')", name="push_status_known"),
     )
 
-    def payload(self) -> dict[str, Any]:
-        """What goes to the phone: nothing about the customer beyond the lock-screen text."""
-        data: dict[str, Any] = {"type": self.kind, "title": self.title, "body": self.body, "url": self.url}
+    @property
+    def title_text(self) -> str:
+        """The title in the current (the reader's) language; the stored text for an alert without a code."""
+        return messages.render(self.message_code, self.params, self.title, 0)
+
+    @property
+    def body_text(self) -> str:
+        return messages.render(self.message_code, self.params, self.body, 1)
+
+    def payload(self, locale: str | None = None) -> dict[str, Any]:
+        """What goes to the phone, in the recipient's language (`locale`, else looked up) as it is at
+        sending: nothing about the customer beyond the lock-screen text."""
+        if locale is None:
+            from core.auth import User  # core.auth's models load after this module's
+            locale = _locale_of(db.session.get(User, self.recipient_id))
+        with force_locale(locale):
+            title, body = self.title_text, self.body_text
+        data: dict[str, Any] = {"type": self.kind, "title": title, "body": body, "url": self.url}
         if self.order_id is not None:
             data["order"] = self.order_id
         return data
 
 
-def enqueue(kind: str, recipient: User, *, cause: str, title: str | LazyString, body: str | LazyString = "",
-            url: str = "/", order_id: int | None = None, urgency: str = "normal",
-            topic: str | None = None) -> Notification | None:
+def _locale_of(user: Any) -> str:
+    return getattr(user, "locale", None) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def enqueue(kind: str, recipient: User, *, cause: str, message: messages.Stored | None = None,
+            title: str | LazyString = "", body: str | LazyString = "", url: str = "/", order_id: int | None = None,
+            urgency: str = "normal", topic: str | None = None) -> Notification | None:
     """Store an alert for one user, once. Returns None if this (cause, recipient) exists already.
 
-    `title` and `body` may be lazy strings; they are rendered in the recipient's language.
-    Uses a savepoint so a duplicate does not spoil the caller's transaction.
+    `message`: a stored message whose template is a (title, body) pair; the alert is then shown
+    in the language of whoever reads it, and pushed in the recipient's language at sending.
+    Without it, `title` and `body` (lazy strings allowed) are rendered in the recipient's language
+    and stay so. Uses a savepoint so a duplicate does not spoil the caller's transaction.
     """
     key = f"{cause}:{recipient.id}"[:200]
     if db.session.scalar(sa.select(Notification.id).where(Notification.key == key)) is not None:
         return None
-    locale = getattr(recipient, "locale", None) or current_app.config["BABEL_DEFAULT_LOCALE"]
-    with force_locale(locale):
+    code, params = (message.code, message.params) if message is not None else (None, None)
+    with force_locale(_locale_of(recipient)):
+        if message is not None:
+            title, body = messages.render(code, params, "", 0), messages.render(code, params, "", 1)
         title_text, body_text = str(title)[:200], str(body)[:500]
     note = Notification(key=key, recipient_id=recipient.id, kind=kind, order_id=order_id, title=title_text,
-                        body=body_text, url=url[:300], urgency=urgency if urgency in URGENCIES else "normal",
+                        body=body_text, message_code=code, params=params,
+                        url=url[:300], urgency=urgency if urgency in URGENCIES else "normal",
                         topic=(topic or "")[:32] or None, created_at=now(), next_attempt_at=now())
     try:
         with db.session.begin_nested():

@@ -67,6 +67,8 @@ class ResolutionCode(db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     name_zh: Mapped[str] = mapped_column(sa.String(120), default="")
     position: Mapped[int] = mapped_column(default=0)
+    # a retired code leaves the technicians' list; the orders resolved with it keep their code
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     __table_args__ = (sa.UniqueConstraint("category_code", "code"),)
 

@@ -59,6 +59,7 @@ from py_vapid import Vapid
 from py_vapid.utils import b64urlencode
 from pywebpush import WebPusher, WebPushException
 
+from core.auth import User
 from core.db import now
 from core.extensions import db
 from core.outbox import Notification
@@ -191,8 +192,8 @@ def topic_for(note: Notification) -> str | None:
     return TOPIC_RE.sub("-", raw)[:32] or None
 
 
-def payload_bytes(note: Notification) -> bytes:
-    data = note.payload()
+def payload_bytes(note: Notification, locale: str | None = None) -> bytes:
+    data = note.payload(locale)
     # the service worker's notification tag: the same alert shown twice replaces itself
     data["tag"] = topic_for(note) or f"n{note.id}"
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -317,6 +318,11 @@ class Batch:
         self.accepted: set[tuple[int, int | None]] = set(tuple(r) for r in db.session.execute(
             sa.select(PushDelivery.notification_id, PushDelivery.subscription_id).where(
                 PushDelivery.notification_id.in_([n.id for n in notes]), PushDelivery.status == "sent")).all())
+        # rendered now, in each recipient's language as it is at sending: rendering reads reference
+        # data (a category's name), and no read may stay open while we talk HTTP
+        locales = dict(db.session.execute(sa.select(User.id, User.locale).where(User.id.in_(recipients))).all())
+        self.payloads = {n.id: payload_bytes(n, locales.get(n.recipient_id) or current_app.config["BABEL_DEFAULT_LOCALE"])
+                         for n in notes if n.recipient_id in self.devices}
         db.session.commit()  # end the read: no transaction stays open while we talk HTTP
         self.gone: set[int] = set()
         self.succeeded: dict[int, datetime] = {}
@@ -420,7 +426,7 @@ def deliver_note(note: Notification, batch: Batch, http: requests.Session, signe
     attempt = note.push_attempts + 1
     outcomes: list[Outcome] = []
     rows: list[dict] = []
-    data = payload_bytes(note) if targets else b""
+    data = (batch.payloads.get(note.id) or payload_bytes(note)) if targets else b""
     for sub in targets:
         outcome = send_one(note, sub, data, http, signer)
         outcomes.append(outcome)

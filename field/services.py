@@ -12,8 +12,9 @@ from flask_babel import gettext as _
 
 from core import audit, outbox
 from core.auth import User
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.extensions import db
+from core.parse import is_id
 from field.models import PushSubscription, ResolutionCode
 from field.push import origin_allowed, origin_of
 
@@ -193,8 +194,10 @@ def ensure_resolution_codes() -> int:
 
 
 def resolution_codes(category_code: str) -> list[ResolutionCode]:
-    """The codes a job of this category is resolved with, in order; none: the code is written freely."""
-    return list(db.session.scalars(sa.select(ResolutionCode).where(ResolutionCode.category_code == category_code)
+    """The codes a job of this category is resolved with, in order; none: the code is written freely.
+    A retired code (is_active false) is not offered any more."""
+    return list(db.session.scalars(sa.select(ResolutionCode).where(ResolutionCode.category_code == category_code,
+                                                                   ResolutionCode.is_active.is_(True))
                                    .order_by(ResolutionCode.position, ResolutionCode.code)))
 
 
@@ -209,3 +212,78 @@ def check_resolution_code(category_code: str, category_name: str, code: Any) -> 
                         code=code.strip()[:40], category=category_name),
                       {"resolution_code": "not_in_list"}, code="unknown_resolution_code")
     return code.strip().upper()
+
+
+# --------------------------------------------------------------------------- resolution codes, kept by admins
+
+RESOLUTION_CODE_RE = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*")
+RESOLUTION_CODE_FIELDS = ("name", "name_zh", "is_active")
+
+
+def all_resolution_codes(category_code: str) -> list[ResolutionCode]:
+    """Every code of a category, the retired ones too (the admins' page), in the technicians' order."""
+    return list(db.session.scalars(sa.select(ResolutionCode).where(ResolutionCode.category_code == category_code)
+                                   .order_by(ResolutionCode.is_active.desc(), ResolutionCode.position,
+                                             ResolutionCode.code)))
+
+
+def get_resolution_code(category_code: str, code_id: Any) -> ResolutionCode:
+    row = db.session.get(ResolutionCode, code_id) if is_id(code_id) else None
+    if row is None or row.category_code != category_code:
+        raise NotFound(_("No such resolution code."))
+    return row
+
+
+def _code_snapshot(row: ResolutionCode) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in RESOLUTION_CODE_FIELDS}
+
+
+def save_resolution_code(category_code: str, data: dict[str, Any], actor: User,
+                         code_id: Any = None) -> ResolutionCode:
+    """Add a resolution code to a category (code_id None) or rename / retire / bring back one.
+
+    Every field is checked at once (Invalid with `fields`, nothing written). The code itself is fixed
+    once made: orders resolved with it keep naming it. A code is retired, never deleted. Audited with
+    the changed values before and after.
+    """
+    if actor.role != "admin":
+        raise Forbidden(_("Only admins may change resolution codes."))
+    row = get_resolution_code(category_code, code_id) if code_id is not None else None
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    if row is None:
+        raw = data.get("code")
+        code = raw.strip().upper() if isinstance(raw, str) else ""
+        if not code:
+            errors["code"] = _("Required.")
+        elif len(code) > 40 or not RESOLUTION_CODE_RE.fullmatch(code):
+            errors["code"] = _("Capital letters, digits and dashes, such as STB-REPLACED (at most 40).")
+        elif db.session.scalar(sa.select(ResolutionCode.id).where(ResolutionCode.category_code == category_code,
+                                                                  ResolutionCode.code == code)) is not None:
+            errors["code"] = _("This category has the code %(code)s already.", code=code)
+        clean["code"] = code
+    for name in ("name", "name_zh"):
+        raw = data.get(name)
+        value = raw.strip() if isinstance(raw, str) else ""
+        if not value:
+            errors[name] = _("Required.")
+        elif len(value) > 120:
+            errors[name] = _("At most %(n)d characters.", n=120)
+        clean[name] = value
+    clean["is_active"] = data.get("is_active") in (True, "1", "on", "true", "yes")
+    if errors:
+        raise Invalid(_("Please correct the marked fields."), errors)
+    if row is None:
+        last = db.session.scalar(sa.select(sa.func.max(ResolutionCode.position))
+                                 .where(ResolutionCode.category_code == category_code))
+        row = ResolutionCode(category_code=category_code, code=clean["code"], name=clean["name"],
+                             name_zh=clean["name_zh"], is_active=clean["is_active"], position=(last or 0) + 1)
+        db.session.add(row)
+        db.session.flush()
+        audit.record("resolution_code.create", "resolution_code", row.id, actor=actor, category=category_code,
+                     code=row.code, after=_code_snapshot(row))
+        return row
+    audit.update_recorded(row, clean, RESOLUTION_CODE_FIELDS, _code_snapshot, "resolution_code.update",
+                          "resolution_code", actor=actor, category=category_code, code=row.code)
+    db.session.flush()
+    return row

@@ -23,6 +23,7 @@ from core.extensions import db
 from core.parse import ids_from, to_float
 from core.security import upload
 from dispatch.orders import services as dispatch
+from dispatch.orders.services import category_admin as category_services
 from field import services, sync
 from inventory import services as inventory
 
@@ -109,6 +110,16 @@ def index():
     # (order, deadline, warn from) with the clock's pauses counted in; soonest first
     rows = sorted(((o, o.effective_deadline(), o.effective_warn_at()) for o in jobs), key=lambda row: row[1])
     return render_template("field/index.html", jobs=rows, on_duty=sync.on_duty(current_user))
+
+
+@bp.route("/van")
+@allow("technician")
+def van():
+    """What is in the technician's own van, with the serial numbers, inside the app (not the staff stock pages)."""
+    own = inventory.van_of(current_user)
+    stock = [level for level in db.session.scalars(inventory.levels_query(current_user, location=own.code))
+             if level.qty > 0] if own else []
+    return render_template("field/van.html", van=own, stock=stock, serials=_van_serials(own))
 
 
 @bp.route("/offline")
@@ -305,5 +316,63 @@ def notifications():
         flash(_("Alerts marked read: %(n)s", n=count), "success")
         return redirect(url_for("inbox.notifications", page=request.args.get("page", 1, type=int)))
     page = db.paginate(outbox.inbox(current_user.id), per_page=50, error_out=False, max_per_page=50)
-    return render_template("field/notifications.html", page=page,
-                           unread=outbox.unread_count(current_user.id))
+    # a technician reads them inside the app (its bottom bar and offline banner), staff in the staff pages
+    in_app = current_user.role == "technician"
+    extra = {"action_labels": _action_labels(), "on_duty": sync.on_duty(current_user)} if in_app else {}
+    return render_template("field/notifications.html", page=page, in_app=in_app,
+                           unread=outbox.unread_count(current_user.id), **extra)
+
+
+# --------------------------------------------------------------------------- resolution codes (admins)
+# Linked from dispatch's category pages; field owns the codes, and reaches categories through dispatch's
+# services (dispatch never imports field).
+
+RESOLUTION_CODE_FORM = ("code", "name", "name_zh")
+
+
+def _codes_page(category: Any, values: dict[str, Any], errors: dict[str, str], error: DomainError | None = None,
+                status: int = 200):
+    return render_template("field/resolution_codes.html", category=category,
+                           codes=services.all_resolution_codes(category.code), values=values, errors=errors,
+                           error=error), status
+
+
+@bp.route("/categories/<int:category_id>/resolution-codes", methods=["GET", "POST"])
+@allow("admin")
+def resolution_codes(category_id: int):
+    """The category's codes, and a form to add one (every error at once, the input kept)."""
+    category = category_services.get_category(category_id)
+    if request.method == "GET":
+        return _codes_page(category, {"is_active": True}, {})
+    values: dict[str, Any] = {k: request.form.get(k, "") for k in RESOLUTION_CODE_FORM}
+    values["is_active"] = "is_active" in request.form
+    try:
+        row = services.save_resolution_code(category.code, values, current_user)
+    except DomainError as err:
+        return _codes_page(category, values, err.fields or {}, err, err.status)
+    flash(_("Resolution code %(code)s added.", code=row.code), "success")
+    return redirect(url_for("field.resolution_codes", category_id=category.id))
+
+
+@bp.route("/categories/<int:category_id>/resolution-codes/<int:code_id>", methods=["GET", "POST"])
+@allow("admin")
+def resolution_code_edit(category_id: int, code_id: int):
+    """Rename a code in both languages, retire it or bring it back."""
+    category = category_services.get_category(category_id)
+    row = services.get_resolution_code(category.code, code_id)
+    errors: dict[str, str] = {}
+    error = None
+    if request.method == "GET":
+        values: dict[str, Any] = {"name": row.name, "name_zh": row.name_zh, "is_active": row.is_active}
+    else:
+        values = {k: request.form.get(k, "") for k in ("name", "name_zh")}
+        values["is_active"] = "is_active" in request.form
+        try:
+            services.save_resolution_code(category.code, values, current_user, row.id)
+        except DomainError as err:
+            errors, error = err.fields or {}, err
+        else:
+            flash(_("Resolution code %(code)s saved.", code=row.code), "success")
+            return redirect(url_for("field.resolution_codes", category_id=category.id))
+    return render_template("field/resolution_code_edit.html", category=category, row=row, values=values,
+                           errors=errors, error=error), (error.status if error else 200)

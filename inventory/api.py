@@ -18,7 +18,7 @@ from inventory.models import CATEGORIES, LOCATION_KINDS, MOVE_TYPES, UNIT_STATUS
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1")
 
 def item_json(item: Item) -> dict[str, Any]:
-    return {"sku": item.sku, "name": item.name, "category": item.category, "unit": item.unit,
+    return {"sku": item.sku, "name": item.name, "name_zh": item.name_zh, "category": item.category, "unit": item.unit,
             "serialized": item.is_serialized, "unit_cost": str(item.unit_cost),
             "reorder_point": item.reorder_point, "reorder_qty": item.reorder_qty}
 

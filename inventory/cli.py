@@ -66,6 +66,16 @@ CATALOGUE = [
     ("RMT-4K", "Voice remote for 4K box", "remote", "pcs", False, "48.00", 6, 12, 1, 8, 1),
 ]
 
+NAMES_ZH = {
+    "STB-HD200": "高清机顶盒 HD200", "STB-4K500": "4K 机顶盒 4K500", "CARD-CA3": "CA 智能卡 v3",
+    "MDM-DOCSIS31": "DOCSIS 3.1 电缆调制解调器", "ONT-GPON": "GPON 光网络终端", "CBL-RG6": "RG-6 同轴电缆",
+    "CBL-FIB-DROP": "皮线光缆", "CBL-PATCH-SC": "SC/APC 跳线 2 米", "CON-F": "F 头（压接式）",
+    "CON-SC-APC": "SC/APC 快速连接器", "SPL-2W": "二分支器", "SPL-4W": "四分支器",
+    "SPL-PLC-1X8": "PLC 光分路器 1×8", "AMP-LINE": "1 GHz 干线放大器", "AMP-HOME": "家用分配放大器",
+    "PSU-12V": "12 V 电源适配器", "PSU-ONT": "光猫电源适配器（带电池）", "RMT-UNI": "万能遥控器",
+    "RMT-4K": "4K 机顶盒语音遥控器",
+}
+
 
 @contextmanager
 def _at(when: datetime) -> Iterator[None]:
@@ -85,7 +95,8 @@ def load_inventory(seed: int, progress: Callable[..., Any], size: str = "full") 
         return  # no staff yet, or loaded already
     for row in CATALOGUE:
         sku, name, cat, unit, serial, cost, rp, rq, vrp = row[:9]
-        services.save_item(sku=sku, name=name, category=cat, unit=unit, is_serialized=serial, unit_cost=cost,
+        services.save_item(sku=sku, name=name, name_zh=NAMES_ZH.get(sku, ""), category=cat, unit=unit,
+                           is_serialized=serial, unit_cost=cost,
                            reorder_point=rp, reorder_qty=rq, van_reorder_point=vrp, actor=admin)
     services.ensure_locations()
     start = now() - timedelta(days=30)

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import UTCDateTime, now
 from core.extensions import db
+from core.i18n import current_language
 
 if TYPE_CHECKING:  # for the relationships' annotations; SQLAlchemy resolves them by name
     from core.auth import User
@@ -39,6 +41,13 @@ MOVE_LABELS = {
     "repair_in": _l("Back from repair"), "loan_out": _l("Loan out"), "loan_in": _l("Loan back"),
     "consume": _l("Consume"),
 }
+# units of measure an item is counted in: stored as the code, shown in the reader's language;
+# a unit outside the list (an import's own) is shown as written
+UNITS = ("pcs", "m", "box", "roll", "set", "pair", "kg")
+UNIT_LABELS = {"pcs": lazy_pgettext("unit", "pcs"), "m": lazy_pgettext("unit", "m"),
+               "box": lazy_pgettext("unit", "box"), "roll": lazy_pgettext("unit", "roll"),
+               "set": lazy_pgettext("unit", "set"), "pair": lazy_pgettext("unit", "pair"),
+               "kg": lazy_pgettext("unit", "kg")}
 UNIT_STATUSES = ("in_store", "in_van", "installed", "on_loan", "faulty", "in_repair", "scrapped")
 UNIT_STATUS_LABELS = {
     "in_store": _l("In store"), "in_van": _l("In van"), "installed": _l("Installed"), "on_loan": _l("On loan"),
@@ -62,6 +71,7 @@ class Item(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(sa.String(40), unique=True)
     name: Mapped[str] = mapped_column(sa.String(120))
+    name_zh: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
     category: Mapped[str] = mapped_column(sa.String(20))
     unit: Mapped[str] = mapped_column(sa.String(10), default="pcs")
     is_serialized: Mapped[bool] = mapped_column(default=False)
@@ -80,6 +90,23 @@ class Item(db.Model):
     @property
     def category_label(self) -> str:
         return str(CATEGORY_LABELS[self.category])
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language (the English one when no Chinese name is given)."""
+        return item_name(self.name, self.name_zh, current_language())
+
+    @property
+    def unit_label(self) -> str:
+        return unit_label(self.unit)
+
+
+def item_name(name: str, name_zh: str | None, locale: str | None) -> str:
+    return name_zh if (locale or "").startswith("zh") and name_zh else name
+
+
+def unit_label(unit: str | None) -> str:
+    return str(UNIT_LABELS.get(unit or "", unit or ""))
 
 
 class Location(db.Model):

@@ -13,13 +13,24 @@ from core import csvsafe, customers, stations
 from core.access import allow, station_scope
 from core.errors import DomainError, Invalid
 from core.extensions import db
+from core.i18n import current_language
 from core.parse import parse_date
 from core.security import upload
 from inventory import services
-from inventory.models import CATEGORIES, CATEGORY_LABELS, MOVE_LABELS, MOVE_TYPES, UNIT_STATUS_LABELS, StockLevel
+from inventory.models import CATEGORIES, CATEGORY_LABELS, MOVE_LABELS, MOVE_TYPES, UNIT_STATUS_LABELS, StockLevel, \
+    UNITS, item_name, unit_label
 from inventory.services import browse
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory", template_folder="templates")
+
+
+@bp.app_template_global("item_name")
+def _item_name(name: str, name_zh: str | None) -> str:
+    """An item's name in the reader's language, for pages that read rows rather than items (the ledger)."""
+    return item_name(name, name_zh, current_language())
+
+
+bp.add_app_template_global(unit_label, "unit_label")
 
 KEEPERS = ("stockkeeper", "admin")
 VIEWERS = ("stockkeeper", "admin", "supervisor")
@@ -53,7 +64,14 @@ def index():
         _levels_stmt(dict(f, low=True)).order_by(None).subquery()))
     return render_template("inventory/index.html", page=page, f=f, categories=CATEGORY_LABELS,
                            stations=stations.all_stations() if sees_all else [], suggestions=suggestions,
-                           may_move=current_user.role in KEEPERS, low_count=low_count)
+                           may_move=current_user.role in KEEPERS, low_count=low_count,
+                           places=_place_codes(), items=[(i.sku, f"{i.sku} · {_item_name(i.name, i.name_zh)}")
+                                                         for i in services.all_items()])
+
+
+def _place_codes() -> list[tuple[str, str]]:
+    """The stock-level filter's places by code (what its query string takes), in the viewer's scope."""
+    return [(loc.code, f"{loc.code} · {loc.name}") for loc in browse.filter_places(current_user)]
 
 
 def _suggestions(levels: list[StockLevel]) -> dict[int, str]:
@@ -68,7 +86,7 @@ def _suggestions(levels: list[StockLevel]) -> dict[int, str]:
         if store is not None and spare > 0:
             out[lv.id] = _("Transfer %(n)d from %(code)s", n=min(need, spare), code=store.code)
         else:
-            out[lv.id] = _("Order %(n)d %(unit)s", n=need, unit=lv.item.unit)
+            out[lv.id] = _("Order %(n)d %(unit)s", n=need, unit=lv.item.unit_label)
     return out
 
 
@@ -184,7 +202,7 @@ def items():
     q, category = request.args.get("q", ""), request.args.get("category", "")
     page = db.paginate(services.items_query(q, category if category in CATEGORIES else None), per_page=100,
                        error_out=False)
-    return render_template("inventory/items.html", page=page, q=q, category=category, categories=CATEGORY_LABELS,
+    return render_template("inventory/items.html", page=page, q=q, category=category, categories=CATEGORY_LABELS, units=UNITS,
                            may_edit=current_user.role in KEEPERS, error=None, form={})
 
 
@@ -193,14 +211,15 @@ def items():
 def item_save():
     f = request.form
     try:
-        item = services.save_item(sku=f.get("sku") or "", name=f.get("name") or "", category=f.get("category") or "",
+        item = services.save_item(sku=f.get("sku") or "", name=f.get("name") or "", name_zh=f.get("name_zh") or "",
+                                  category=f.get("category") or "",
                                   unit=f.get("unit") or "pcs", is_serialized=f.get("is_serialized") == "1",
                                   unit_cost=f.get("unit_cost") or 0, reorder_point=f.get("reorder_point") or 0,
                                   reorder_qty=f.get("reorder_qty") or 0,
                                   van_reorder_point=f.get("van_reorder_point") or 0, actor=current_user)
     except DomainError as err:
         page = db.paginate(services.items_query(), per_page=100, error_out=False)
-        return render_template("inventory/items.html", page=page, q="", category="", categories=CATEGORY_LABELS,
+        return render_template("inventory/items.html", page=page, q="", category="", categories=CATEGORY_LABELS, units=UNITS,
                                may_edit=True, error=err, form=f), err.status
     flash(_("Item %(sku)s saved.", sku=item.sku), "success")
     return redirect(url_for("inventory.items", q=item.sku))
@@ -237,17 +256,20 @@ def _zone() -> ZoneInfo:
 @allow(*VIEWERS)
 def moves():
     f = browse.parse_filters(current_user, request.args, ledger=True)
-    page = browse.paginate_rows(browse.moves_query(current_user, f, _zone())) if f.ok else None
-    return _moves_page(f, page)
+    stmt, sort = browse.moves_sorted(browse.moves_query(current_user, f, _zone()), request.args.get("sort"))
+    page = browse.paginate_rows(stmt) if f.ok else None
+    return _moves_page(f, page, sort)
 
 
-def _moves_page(f: browse.Filters, page):
+def _moves_page(f: browse.Filters, page, sort=None):
     opts = {"location": browse.options(f, "location", _place_choices(), _("All places")),
             "item": browse.options(f, "item", [(i.id, f"{i.sku} · {i.name}") for i in services.all_items()],
                                    _("All items")),
             "type": browse.options(f, "type", [(t, MOVE_LABELS[t]) for t in MOVE_TYPES], _("All moves"))}
+    if sort is None:
+        sort = browse.moves_sorted(browse.moves_query(current_user, f, _zone()), request.args.get("sort"))[1]
     return render_template("inventory/moves.html", f=f, page=page, options=opts, labels=MOVE_LABELS,
-                           person=browse.person), (200 if f.ok else 422)
+                           person=browse.person, sort=sort), (200 if f.ok else 422)
 
 
 def _place_choices() -> list[tuple[int, str]]:
@@ -260,7 +282,8 @@ def moves_export():
     f = browse.parse_filters(current_user, request.args, ledger=True)
     if not f.ok:  # the page with the filters' messages, not a file of nothing
         return _moves_page(f, None)
-    rows = db.session.execute(browse.moves_query(current_user, f, _zone()))
+    rows = db.session.execute(browse.moves_sorted(browse.moves_query(current_user, f, _zone()),
+                                                  request.args.get("sort"))[0])
     return csvsafe.csv_response(browse.export_moves_csv(rows), "stock-moves.csv")
 
 
@@ -279,14 +302,16 @@ def units():
         unit = services.unit_by_serial(f.q)
         if unit is not None and services.may_see_unit(current_user, unit):
             return redirect(url_for("inventory.unit_detail", serial=unit.serial))
-    page = browse.paginate(browse.units_query(current_user, f)) if f.ok else None
+    stmt, sort = browse.units_sorted(browse.units_query(current_user, f), request.args.get("sort"))
+    page = browse.paginate(stmt) if f.ok else None
     not_found = lookup and page is not None and bool(f.q) and page.total == 0
     opts = {"status": browse.options(f, "status", UNIT_STATUS_LABELS.items(), _("Any status")),
             "location": browse.options(f, "location", _place_choices(), _("All places")),
             "item": browse.options(f, "item", [(i.id, f"{i.sku} · {i.name}") for i in services.all_items()
                                                if i.is_serialized], _("All items"))}
     status = 422 if not f.ok else (404 if not_found else 200)
-    return render_template("inventory/unit_list.html", f=f, page=page, options=opts, not_found=not_found), status
+    return render_template("inventory/unit_list.html", f=f, page=page, options=opts, not_found=not_found,
+                           sort=sort), status
 
 
 @bp.route("/units/<serial>")

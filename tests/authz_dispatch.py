@@ -19,4 +19,7 @@ ROUTES = {
     "dispatch.reveal_phone": STAFF,
     "dispatch.customer_page": STAFF,
     "dispatch.import_orders": STAFF,
+    "dispatch.categories": {"admin"},
+    "dispatch.category_new": {"admin"},
+    "dispatch.category_edit": {"admin"},
 }

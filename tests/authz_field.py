@@ -6,4 +6,6 @@ ROUTES = {
     "field_api.subscribe": "any",
     "field_api.unsubscribe": "any",
     "inbox.notifications": "any",
+    "field.resolution_codes": {"admin"},
+    "field.resolution_code_edit": {"admin"},
 }

@@ -10,4 +10,5 @@ ROUTES = {
     "field.photo": {"technician", "dispatcher", "supervisor", "admin"},
     "field.sync_queue": {"technician"},
     "field.offline": {"technician"},
+    "field.van": {"technician"},
 }

@@ -84,15 +84,16 @@ def field_values(kind: str, as_json: bool) -> list[Any]:
 # --------------------------------------------------------------------------- what each route reads
 
 LISTING = {"page": "int", "per_page": "int"}
+SORTED = {"sort": "text"}  # core.sorting: a column name, "-" before it for descending
 REPORT_FILTERS = {"from": "date", "to": "date", "station": "text", "technician": "text", "category": "text",
                   "service_line": "text"}
 ANSWERS = {"reached": "text", "fixed": "loose", "on_time": "loose", "polite": "loose", "satisfaction": "int",
            "comment": "text"}
 
 QUERY: dict[str, dict[str, str]] = {
-    "admin.users": {"role": "loose", "q": "loose", **LISTING},
+    "admin.users": {"role": "loose", "q": "loose", **LISTING, **SORTED},
     "admin.audit_log": {"since": "date", "until": "date", "action": "loose", "actor": "loose",
-                        "object_type": "loose", "object_id": "loose", **LISTING},
+                        "object_type": "text", "object_id": "text", **LISTING},
     "admin.customer_list": {"q": "loose", **LISTING},
     "admin.customer_export": {"q": "loose"},
     "dispatch_api.order_list": {"status": "text", "station": "text", "technician": "text", "bbox": "text",
@@ -103,7 +104,7 @@ QUERY: dict[str, dict[str, str]] = {
     "inventory_api.item_list": {"q": "loose", "category": "loose", **LISTING},
     "inventory_api.location_list": {"kind": "loose", **LISTING},
     "inventory_api.stock_list": {"location": "loose", "sku": "loose", **LISTING},
-    "dispatch.index": {"queue": "loose", "q": "loose", "station": "text", **LISTING},
+    "dispatch.index": {"queue": "loose", "q": "loose", "station": "text", **LISTING, **SORTED},
     "dispatch.new_order": {"q": "loose", "customer_id": "loose"},
     "dispatch_board.index": {"station": "loose"},
     "dispatch_board.incidents": {"station": "loose"},
@@ -111,18 +112,19 @@ QUERY: dict[str, dict[str, str]] = {
                         "low": "loose", **LISTING},
     "inventory.export_levels": {"location": "loose", "sku": "loose", "station": "loose"},
     "inventory.items": {"q": "loose", "category": "loose", **LISTING},
-    "inventory.units": {"serial": "loose", "q": "text", "status": "text", "location": "id", "item": "id", **LISTING},
+    "inventory.units": {"serial": "loose", "q": "text", "status": "text", "location": "id", "item": "id", **LISTING,
+                        **SORTED},
     "inventory.moves": {"location": "id", "item": "id", "type": "text", "from": "date", "to": "date", "order": "text",
-                        **LISTING},
+                        **LISTING, **SORTED},
     "inventory.moves_export": {"location": "id", "item": "id", "type": "text", "from": "date", "to": "date",
-                               "order": "text"},
+                               "order": "text", **SORTED},
     "inventory.loans": {"overdue": "loose", **LISTING},
     "inventory.report": {"from": "date", "to": "date", "group_by": "text", "station": "loose"},
     "inventory.move_form": {"type": "loose", "from": "loose", "to": "loose"},
     "inventory.count": {"location": "loose"},
     "reports.index": REPORT_FILTERS,
     "reports.export_csv": {**REPORT_FILTERS, "group": "text"},
-    "reports.orders": {**REPORT_FILTERS, "metric": "text", "level": "int", **LISTING},
+    "reports.orders": {**REPORT_FILTERS, "metric": "text", "level": "int", **LISTING, **SORTED},
     "reports.callback_queue": LISTING,
     "inbox.notifications": LISTING,
     "core.login": {"next": "loose"},
@@ -155,6 +157,14 @@ FORM: dict[str, dict[str, str]] = {
                                       "wait_parts_pauses": "loose"},
     "dispatch_board.sla_policy_edit": {"restore_hours": "number", "warning_lead_hours": "number",
                                        "escalation_step_hours": "number", "wait_parts_pauses": "loose"},
+    "dispatch.category_new": {"code": "text", "name": "text", "name_zh": "text", "kind": "text",
+                              "service_line": "text", "skill": "text", "new_skill": "text", "weight": "number",
+                              "service_minutes": "int", "is_active": "loose"},
+    "dispatch.category_edit": {"name": "text", "name_zh": "text", "kind": "text", "service_line": "text",
+                               "skill": "text", "new_skill": "text", "weight": "number", "service_minutes": "int",
+                               "is_active": "loose"},
+    "field.resolution_codes": {"code": "text", "name": "text", "name_zh": "text", "is_active": "loose"},
+    "field.resolution_code_edit": {"name": "text", "name_zh": "text", "is_active": "loose"},
     "field.duty": {"on_duty": "loose"},
     "field.act": {"action": "text", "note": "text", "lat": "loose", "lon": "loose", "taken_at": "datetime"},
     "field.resolve": {"resolution_code": "text", "part_code": "text", "part_qty": "int", "loan_serial": "text",
@@ -165,7 +175,7 @@ FORM: dict[str, dict[str, str]] = {
                             "serials": "text", "reason": "text", "faulty": "loose"},
     "inventory.count": {"location": "text", "count-CONN-F": "int", "reason": "text"},
     "inventory.count_import": {"reason": "text"},
-    "inventory.item_save": {"sku": "text", "name": "text", "category": "text", "unit": "loose",
+    "inventory.item_save": {"sku": "text", "name": "text", "name_zh": "text", "category": "text", "unit": "loose",
                             "is_serialized": "loose", "unit_cost": "number", "reorder_point": "int",
                             "reorder_qty": "int", "van_reorder_point": "int"},
     "inventory.items_import": {},
@@ -312,8 +322,14 @@ def world(app, make_station, make_user, make_customer):
         dispatch.transition(done, "resolve", tech, resolution_code="FIXED")
         token = callbacks.issue_link(done, disp)
         loan = inventory.lend_loaner(open_order.id, customer.id, "LN1", tech)
+        from dispatch.orders.models import Category
+        from field.models import ResolutionCode
+        install = db.session.scalar(sa.select(Category).where(Category.code == "INST-DTV"))
+        code = ResolutionCode(category_code=install.code, code="INSTALLED", name="Installed", name_zh="已安装")
+        db.session.add(code)
         db.session.commit()
         ids = {"order_id": [open_order.id, done.id], "customer_id": [customer.id],
+               "category_id": [install.id], "code_id": [code.id],
                "user_id": [users["admin"].id, users["technician"].id], "station_id": [s1.id],
                "level_id": [db.session.scalar(sa.select(StockLevel.id).limit(1))],
                "loan_id": [loan.id], "alert_id": [1], "incident_id": [1]}

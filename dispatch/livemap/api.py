@@ -34,13 +34,15 @@ _FEATURE = {"type": "object", "required": ["type", "id", "geometry", "properties
     "geometry": {"type": "object", "properties": {"type": {"const": "Point"}, "coordinates": {
         "type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}},
     "properties": {"type": "object", "required": ["id", "number", "status", "kind", "station", "deadline_at",
-                                                  "sla_state", "category", "technician"], "properties": {
+                                                  "sla_state", "category", "technician", "technician_name"],
+                   "properties": {
         "id": {"type": "integer"}, "number": {"type": "string"},
         "status": {"type": "string", "enum": list(OPEN_STATUSES)},
         "kind": {"type": "string"}, "station": {"type": ["string", "null"]},
         "deadline_at": {"type": "string", "format": "date-time"},
         "sla_state": {"type": "string", "enum": list(map_service.SLA_STATES)},
-        "category": {"type": "string"}, "technician": {"type": ["string", "null"]}}}}}
+        "category": {"type": "string"}, "technician": {"type": ["string", "null"]},
+        "technician_name": {"type": ["string", "null"]}}}}}
 
 document("/orders.geojson", "get",
          "Open orders as a GeoJSON FeatureCollection, soonest deadline first. sla_state: overdue when now >= "

@@ -89,7 +89,7 @@ def feed_query(actor: User, args: dict[str, str | None], at: datetime | None = N
     sla = RepairOrder.sla_state(at).label("sla_state")
     stmt = (sa.select(RepairOrder.id, RepairOrder.number, RepairOrder.status, RepairOrder.kind,
                       RepairOrder.lon, RepairOrder.lat, RepairOrder.deadline_at, RepairOrder.paused_at,
-                      sla, Station.code, Category.code, User.username)
+                      sla, Station.code, Category.code, User.username, User.full_name)
             .join(Category, Category.id == RepairOrder.category_id)
             .outerjoin(Station, Station.id == RepairOrder.station_id)
             .outerjoin(User, User.id == RepairOrder.technician_id)
@@ -118,7 +118,8 @@ def orders_geojson(actor: User, args: dict[str, str | None]) -> str:
 
     Properties: id, number, status, kind, station (code), deadline_at (ISO 8601 in the
     operator's zone, with offset; a paused order's deadline moves on while it waits), sla_state,
-    category (code), technician (username or null). Bad filters raise Invalid.
+    category (code), technician (username or null) and technician_name (the full name, else the username).
+    Bad filters raise Invalid.
     """
     at = now()
     rows = db.session.execute(feed_query(actor, args, at)).all()
@@ -126,14 +127,15 @@ def orders_geojson(actor: User, args: dict[str, str | None]) -> str:
     features = []
     # coordinates to 6 decimals (~0.1 m): what a geocoder or a phone gives, and a smaller payload
     for (id_, number, status, kind, lon, lat, deadline, paused_at, sla_state, station, category,
-         technician) in rows:
+         technician, technician_name) in rows:
         deadline = deadline + pause_shift(paused_at, at)  # as it stands (RepairOrder.effective_deadline)
         features.append({"type": "Feature", "id": id_,
                          "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
                          "properties": {"id": id_, "number": number, "status": status, "kind": kind,
                                         "station": station,
                                         "deadline_at": deadline.astimezone(zone).isoformat(timespec="seconds"),
-                                        "sla_state": sla_state, "category": category, "technician": technician}})
+                                        "sla_state": sla_state, "category": category, "technician": technician,
+                                        "technician_name": (technician_name or technician) if technician else None}})
     return json.dumps({"type": "FeatureCollection", "generated_at": at.astimezone(zone).isoformat(timespec="seconds"),
                        "count": len(features), "features": features}, separators=(",", ":"), ensure_ascii=False)
 

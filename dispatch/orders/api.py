@@ -47,6 +47,7 @@ def order_json(order: RepairOrder, *, events: bool = False) -> dict[str, Any]:
         "description": order.description, "address": order.address, "lat": order.lat, "lon": order.lon,
         "needs_location": order.needs_location,
         "station": order.station.code if order.station else None, "placement_reason": order.placement_reason,
+        "placement_code": order.placement_code,
         "technician": ({"id": order.technician.id, "username": order.technician.username,
                         "full_name": order.technician.full_name} if order.technician else None),
         "reported_at": iso_local(order.reported_at), "deadline_at": iso_local(order.effective_deadline()),

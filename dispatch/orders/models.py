@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
+from core import messages
 from core.db import UTCDateTime, now, seconds_between
 from core.extensions import db
 
@@ -25,6 +26,7 @@ CHANNELS = ("hotline", "counter", "web", "open311", "api", "import")
 CHANNEL_LABELS = {"hotline": _l("Hotline"), "counter": _l("Counter"), "web": _l("Web"), "open311": _l("Open311"),
                   "api": _l("API"), "import": _l("Import")}
 PRIORITIES = ("low", "normal", "high", "urgent")
+PRIORITY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "high": _l("High"), "urgent": _l("Urgent")}
 STATUSES = ("new", "assigned", "accepted", "en_route", "on_site", "waiting_customer", "waiting_parts",
             "resolved", "closed", "cancelled")
 STATUS_LABELS = {
@@ -82,12 +84,15 @@ class Category(db.Model):
     service_line: Mapped[str] = mapped_column(sa.String(20))
     skill: Mapped[str] = mapped_column(sa.String(40))
     weight: Mapped[float] = mapped_column(default=1.0)
+    # how long a job of this kind takes on site, for planning a technician's day
+    service_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
     is_active: Mapped[bool] = mapped_column(default=True)
 
     __table_args__ = (
         sa.CheckConstraint(_in("kind", KINDS), name="kind_known"),
         sa.CheckConstraint(_in("service_line", SERVICE_LINES), name="service_line_known"),
         sa.CheckConstraint("weight > 0 AND weight <= 5", name="weight_range"),
+        sa.CheckConstraint("service_minutes >= 5 AND service_minutes <= 1440", name="service_minutes_range"),
     )
 
     def label(self, locale: str | None) -> str:
@@ -134,7 +139,10 @@ class RepairOrder(db.Model):
     geocode_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     geocode_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     station_id: Mapped[int | None] = mapped_column(sa.ForeignKey("stations.id"), index=True)
-    placement_reason: Mapped[str] = mapped_column(sa.String(120), default="")
+    placement_reason: Mapped[str] = mapped_column(sa.String(120), default="")  # English, for exports and the API
+    # the reason as a message code and its parameters (dispatch.orders.messages), shown in the reader's language
+    placement_code: Mapped[str | None] = mapped_column(sa.String(40))
+    placement_params: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     technician_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     status: Mapped[str] = mapped_column(sa.String(20), default="new")
@@ -312,6 +320,15 @@ class RepairOrder(db.Model):
     def status_label(self) -> str:
         return str(STATUS_LABELS[self.status])
 
+    @property
+    def priority_label(self) -> str:
+        return str(PRIORITY_LABELS.get(self.priority, self.priority))
+
+    @property
+    def placement_text(self) -> str:
+        """Why the order is at its station, in the reader's language (the English text for old rows)."""
+        return messages.render(self.placement_code, self.placement_params, self.placement_reason)
+
     def __repr__(self) -> str:
         return f"<RepairOrder {self.number} {self.status}>"
 
@@ -358,6 +375,13 @@ class OrderEvent(db.Model):
     @property
     def label(self) -> str:
         return str(EVENT_LABELS.get(self.type, self.type))
+
+    @property
+    def note_text(self) -> str:
+        """The note in the reader's language when the services wrote it (a code in `data`); a note
+        someone typed, or an old row, as stored."""
+        data = self.data or {}
+        return messages.render(data.get("msg"), data.get("msg_params"), self.note)
 
     @property
     def recorded_later(self) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -10,13 +11,16 @@ from flask_login import current_user
 
 from core import auth
 from core import customers as core_customers
+from core import stations as core_stations
 from core.access import allow, scope_clause
 from core.errors import DomainError, Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.parse import MAX_BIGINT, ids_from, parse_id, parse_int
 from core.security import upload
 from dispatch.orders import services
-from dispatch.orders.models import ACTION_LABELS, CHANNEL_LABELS, CHANNELS, PRIORITIES
+from dispatch.orders.models import ACTION_LABELS, CHANNEL_LABELS, CHANNELS, KIND_LABELS, PRIORITIES, \
+    PRIORITY_LABELS
+from dispatch.orders.services import category_admin as category_services
 
 bp = Blueprint("dispatch", __name__, url_prefix="/dispatch", template_folder="templates")
 
@@ -41,9 +45,10 @@ def _order_page(order: Any, phone: str | None = None) -> str:
     return render_template("orders/order.html", order=order, events=services.timeline(order),
                            actions=services.allowed_actions(order, _actor()), locale=str(get_locale() or ""),
                            technicians=[t for t in technicians if t.is_enabled], phone=phone,
+                           stations=core_stations.all_stations(),
                            action_labels=ACTION_LABELS, unstaffed=services.is_unstaffed(order),
                            explained=services.explain_candidates(order.candidates or []),
-                           score_rule=services.score_rule())
+                           score_rule=services.score_rule(), skill=category_services.skill_label(order.category.skill))
 
 
 @bp.route("/")
@@ -54,9 +59,18 @@ def index():
     station = request.args.get("station") or None
     if queue not in services.QUEUES:
         queue = "open"
-    stmt = services.orders_query(_actor(), queue=queue, q=q, station=station)
+    choices = db.session.scalars(sa.select(core_stations.Station).where(scope_clause(_actor(), core_stations.Station.id))
+                                 .order_by(core_stations.Station.code)).all()
+    station_error = None
+    if station and station not in {st.code for st in choices}:
+        # a mistyped or foreign code: said beside the picker, the queue shown for every station
+        station_error, station = _("No such station."), None
+    stmt, sort = services.sort_orders(services.orders_query(_actor(), queue=queue, q=q, station=station),
+                                      request.args.get("sort"))
     page = db.paginate(stmt, per_page=PAGE_SIZE, error_out=False)
-    return render_template("orders/index.html", page=page, queue=queue, q=q, station=station,
+    return render_template("orders/index.html", page=page, queue=queue, q=q, station=station, sort=sort,
+                           station_options=[(st.code, f"{st.code} · {st.name}") for st in choices],
+                           station_error=station_error,
                            counts=services.queue_counts(_actor()), labels=services.QUEUE_LABELS,
                            board=services.station_board(_actor()))
 
@@ -112,7 +126,8 @@ def new_order():
     return render_template("orders/new_order.html", error=error, q=q, found=found, selected=selected,
                            categories=services.categories(), locale=str(get_locale() or ""),
                            default_category=services.default_category_code(), guard=guard,
-                           channels=[(c, CHANNEL_LABELS[c]) for c in CHANNELS], priorities=PRIORITIES,
+                           channels=[(c, CHANNEL_LABELS[c]) for c in CHANNELS],
+                           priorities=[(p, PRIORITY_LABELS[p]) for p in PRIORITIES],
                            form=request.form), (422 if error or guard else 200)
 
 
@@ -202,3 +217,55 @@ def import_orders():
                 return redirect(url_for("dispatch.index", queue="open"))
     status = 422 if error or (report and not report.ok) else 200
     return render_template("orders/import.html", report=report, error=error), status
+
+
+# --------------------------------------------------------------------------- job categories (admins)
+
+CATEGORY_FIELDS = ("code", "name", "name_zh", "kind", "service_line", "skill", "new_skill", "weight", "service_minutes")
+
+
+def _category_form(category: Any, values: dict[str, Any], errors: dict[str, str], status: int = 200,
+                   error: DomainError | None = None):
+    skills = category_services.known_skills()
+    return render_template("orders/category_edit.html", category=category, values=values, errors=errors,
+                           error=error, kinds=list(KIND_LABELS.items()),
+                           lines=list(category_services.SERVICE_LINE_LABELS.items()),
+                           skills=[(s, category_services.skill_label(s)) for s in skills],
+                           new_skill=category_services.NEW_SKILL, limits=category_services), status
+
+
+def _save_category(category_id: int | None):
+    """GET: the form; POST: save (back to the list) or the form again with every error and the input."""
+    category = category_services.get_category(category_id) if category_id is not None else None
+    if request.method == "GET":
+        return _category_form(category, category_services.form_values(category), {})
+    values: dict[str, Any] = {k: request.form.get(k, "") for k in CATEGORY_FIELDS}
+    values["is_active"] = "is_active" in request.form
+    try:
+        saved = category_services.save_category(values, _actor(), category_id)
+    except DomainError as err:
+        if category is not None:  # the code is the category's own, whatever was posted
+            values["code"] = category.code
+        return _category_form(category, values, err.fields or {}, err.status, error=err)
+    flash(_("Category %(code)s saved.", code=saved.code), "success")
+    return redirect(url_for("dispatch.categories"))
+
+
+@bp.route("/categories")
+@allow("admin")
+def categories():
+    return render_template("orders/categories.html", categories=category_services.all_categories(),
+                           kinds=KIND_LABELS, lines=category_services.SERVICE_LINE_LABELS,
+                           skill_label=category_services.skill_label, locale=str(get_locale() or ""))
+
+
+@bp.route("/categories/new", methods=["GET", "POST"])
+@allow("admin")
+def category_new():
+    return _save_category(None)
+
+
+@bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
+@allow("admin")
+def category_edit(category_id: int):
+    return _save_category(category_id)

@@ -17,6 +17,7 @@ from core.extensions import db
 from core.links import NoPublicAddress, external_url
 from dispatch.reports.models import QUESTION_LABELS, QUESTIONS
 from dispatch.orders.models import STATUS_LABELS
+from dispatch.orders.services.queries import sort_orders
 from dispatch.reports.services import callbacks, kpis
 
 bp = Blueprint("reports", __name__, url_prefix="/reports", template_folder="templates")
@@ -48,7 +49,7 @@ def _link_args(period: kpis.Period, filters: kpis.Filters, group: str | None = N
 def _page_context(actor: Any) -> dict[str, Any]:
     return dict(group_labels=kpis.GROUP_LABELS, bucket_labels=kpis.BUCKET_LABELS, questions=QUESTIONS,
                 question_labels=QUESTION_LABELS, service_lines=kpis.SERVICE_LINE_LABELS,
-                is_technician=actor.role == "technician")
+                is_technician=actor.role == "technician", choices=kpis.filter_choices(actor, str(get_locale() or "")))
 
 
 def _refused_filters(err: DomainError):
@@ -99,8 +100,9 @@ def orders():
         stmt = kpis.orders_behind(metric, period, filters, request.args.get("level"))
     except Invalid as err:
         return _refused_filters(err)
+    stmt, sort = sort_orders(stmt, request.args.get("sort"))
     page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
-    return render_template("reports/orders.html", page=page, metric=metric, period=period,
+    return render_template("reports/orders.html", page=page, metric=metric, period=period, sort=sort,
                            filters=filters, args={**_link_args(period, filters), "metric": metric,
                                                   **({"level": request.args["level"]}
                                                      if request.args.get("level") else {})},

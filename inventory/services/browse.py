@@ -24,6 +24,7 @@ from core.errors import Invalid, recovered
 from core.extensions import db
 from core.i18n import iso_local
 from core.parse import is_digits, parse_date, parse_id
+from core.sorting import Sort, parse_sort
 from inventory.models import (
     MOVE_TYPES,
     ORDER_NUMBERS,
@@ -194,7 +195,7 @@ def moves_query(viewer: User, f: Filters, zone: tzinfo):
     src, dst = aliased(Location), aliased(Location)
     stmt = (sa.select(StockMove.id, StockMove.at, StockMove.type, StockMove.qty, StockMove.reason,
                       StockMove.order_id, ORDER_NUMBERS.c.number.label("order_number"),
-                      Item.sku, Item.name.label("item_name"), Item.unit, SerialUnit.serial,
+                      Item.sku, Item.name.label("item_name"), Item.name_zh.label("item_name_zh"), Item.unit, SerialUnit.serial,
                       src.code.label("from_code"), dst.code.label("to_code"),
                       User.username, User.full_name)
             .select_from(StockMove)
@@ -221,6 +222,26 @@ def moves_query(viewer: User, f: Filters, zone: tzinfo):
     if f.order:
         stmt = stmt.where(ORDER_NUMBERS.c.number == f.order)
     return stmt
+
+
+def moves_sorted(stmt: Any, raw: Any) -> tuple[Any, Sort]:
+    """The ledger's rows in the order `sort` asks for (newest first by default), id breaking ties.
+    The columns are those moves_query selects (its joined places, order number and person)."""
+    cols = {c.key: c for c in stmt.selected_columns}
+    columns = {"at": StockMove.at, "type": StockMove.type, "item": cols["sku"], "qty": StockMove.qty,
+               "serial": cols["serial"], "from": cols["from_code"], "to": cols["to_code"],
+               "order": cols["order_number"], "by": sa.func.coalesce(sa.func.nullif(cols["full_name"], ""),
+                                                                     cols["username"])}
+    sort = parse_sort(raw, columns, "-at")
+    return sort.apply(stmt, StockMove.id), sort
+
+
+def units_sorted(stmt: Any, raw: Any) -> tuple[Any, Sort]:
+    """The units in the order `sort` asks for (by serial by default), id breaking ties."""
+    columns = {"serial": SerialUnit.serial, "sku": Item.sku, "item": Item.name, "status": SerialUnit.status,
+               "location": Location.code, "updated": SerialUnit.updated_at}
+    sort = parse_sort(raw, columns, "serial")
+    return sort.apply(stmt, SerialUnit.id), sort
 
 
 def person(row: Any) -> str:

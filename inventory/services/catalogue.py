@@ -34,7 +34,8 @@ def items_query(q: str | None = None, category: str | None = None):
     if q:
         term = q.strip().lower()  # autoescape: % and _ are literal characters, not LIKE wildcards
         stmt = stmt.where(sa.or_(sa.func.lower(Item.sku).contains(term, autoescape=True),
-                                 sa.func.lower(Item.name).contains(term, autoescape=True)))
+                                 sa.func.lower(Item.name).contains(term, autoescape=True),
+                                 Item.name_zh.contains(q.strip(), autoescape=True)))
     if category:
         stmt = stmt.where(Item.category == category)
     return stmt
@@ -284,7 +285,7 @@ def whole_number(value: Any, name: str, *, lo: int = 0, hi: int = MAX_QTY) -> in
 
 def save_item(*, sku: str, name: str, category: str, unit: str = "pcs", is_serialized: bool = False,
               unit_cost: Any = 0, reorder_point: Any = 0, reorder_qty: Any = 0, van_reorder_point: Any = 0,
-              actor: User | None = None) -> Item:
+              actor: User | None = None, name_zh: str | None = None) -> Item:
     """Add an item or update the one with this SKU (a serialized item stays serialized once it has stock)."""
     require_keeper(actor)
     sku = (sku or "").strip().upper()
@@ -293,6 +294,8 @@ def save_item(*, sku: str, name: str, category: str, unit: str = "pcs", is_seria
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise Invalid(str(_l("Give the item a name (at most 120 characters).")), {"name": "invalid"})
+    if name_zh is not None and (not isinstance(name_zh, str) or len(name_zh.strip()) > 120):
+        raise Invalid(str(_l("The Chinese name is at most 120 characters.")), {"name_zh": "invalid"})
     if category not in CATEGORIES:
         raise Invalid(str(_l("Unknown category: %(c)s", c=str(category)[:30])), {"category": "unknown"})
     try:
@@ -304,6 +307,8 @@ def save_item(*, sku: str, name: str, category: str, unit: str = "pcs", is_seria
                   reorder_point=whole_number(reorder_point or 0, "reorder_point"),
                   reorder_qty=whole_number(reorder_qty or 0, "reorder_qty"),
                   van_reorder_point=whole_number(van_reorder_point or 0, "van_reorder_point"))
+    if name_zh is not None:  # None: keep the Chinese name an update (the CSV import, the API) does not give
+        values["name_zh"] = name_zh.strip()
     item = db.session.scalar(sa.select(Item).where(Item.sku == sku))
     if item is None:
         item = Item(sku=sku, is_serialized=bool(is_serialized), **values)

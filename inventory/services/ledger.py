@@ -21,6 +21,7 @@ from core.customers import Customer
 from core.db import now
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.extensions import db
+from inventory.messages import stored
 from inventory.models import MOVE_LABELS, MOVE_TYPES, Item, Loan, Location, SerialUnit, StockLevel, StockMove
 from inventory.services.catalogue import (
     item_by_sku,
@@ -340,9 +341,8 @@ def _alert_low(level_id: int) -> None:
     for keeper in keepers_of(level.location.station_id):
         outbox.enqueue(
             "stock_low", keeper, cause=f"inventory-low:{level.id}:{level.low_crossings}",
-            title=_l("Low stock: %(sku)s at %(code)s", sku=level.item.sku, code=level.location.code),
-            body=_l("%(qty)d left, reorder point %(point)d; bring in %(n)d.", qty=level.qty,
-                    point=level.reorder_point, n=level.suggested_qty),
+            message=stored("alert.stock_low", sku=level.item.sku, code=level.location.code, qty=level.qty,
+                           point=level.reorder_point, n=level.suggested_qty),
             url=f"/inventory/?location={level.location.code}", topic=f"low-{level.id}")
 
 

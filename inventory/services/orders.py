@@ -14,6 +14,7 @@ from core.auth import User
 from core.db import now
 from core.errors import Conflict, Invalid, NotFound
 from core.extensions import db
+from inventory.messages import stored
 from inventory.models import Item, Loan, SerialUnit, StockMove
 from inventory.services.catalogue import (
     get_unit,
@@ -150,9 +151,8 @@ def remind_overdue_loans() -> int:
             recipients[lender.id] = lender
         for user in recipients.values():
             outbox.enqueue("loan_overdue", user, cause=f"inventory-loan:{loan.id}",
-                           title=_l("Loaner %(serial)s is overdue", serial=loan.unit.serial),
-                           body=_l("Lent to customer %(acc)s, due %(due)s.", acc=loan.customer.account_no,
-                                   due=loan.due_at.strftime("%Y-%m-%d")),
+                           message=stored("alert.loan_overdue", serial=loan.unit.serial,
+                                          acc=loan.customer.account_no, due=loan.due_at.strftime("%Y-%m-%d")),
                            url=f"/inventory/units/{loan.unit.serial}", order_id=loan.order_id)
         loan.reminded_at = t
     db.session.flush()

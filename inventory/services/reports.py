@@ -111,7 +111,7 @@ def consumption_report(*, since: datetime | None = None, until: datetime | None 
     """Parts consumed (issued to orders or consumed) per item, station or technician, with parts per order."""
     van = aliased(Location)
     out_qty = sa.func.sum(StockMove.qty)
-    keys = {"item": [Item.sku, Item.name], "station": [stations.Station.code],
+    keys = {"item": [Item.sku, Item.name, Item.name_zh], "station": [stations.Station.code],
             "technician": [auth.User.username]}
     if group_by not in keys:
         raise Invalid(str(_l("Group by item, station or technician.")), {"group_by": "unknown"})
@@ -157,10 +157,10 @@ def export_items_csv(items: Iterable[Item]) -> str:
     buf = io.StringIO()
     writer = csvsafe.writer(buf)
     writer.writerow(["sku", "name", "category", "unit", "serialized", "unit_cost", "reorder_point", "reorder_qty",
-                     "van_reorder_point"])
+                     "van_reorder_point", "name_zh"])
     for it in items:
         writer.writerow([it.sku, it.name, it.category, it.unit, "yes" if it.is_serialized else "no", it.unit_cost,
-                         it.reorder_point, it.reorder_qty, it.van_reorder_point])
+                         it.reorder_point, it.reorder_qty, it.van_reorder_point, it.name_zh])
     return buf.getvalue()
 
 
@@ -171,7 +171,7 @@ def import_items_csv(text: str | bytes, actor: User) -> int:
     for line, row in _csv_rows(text, {"sku", "name", "category"}):
         try:
             save_item(sku=row.get("sku") or "", name=row.get("name") or "", category=row.get("category") or "",
-                      unit=row.get("unit") or "pcs",
+                      unit=row.get("unit") or "pcs", name_zh=row.get("name_zh"),
                       is_serialized=(row.get("serialized") or "").strip().lower() in ("yes", "true", "1"),
                       unit_cost=row.get("unit_cost") or 0, reorder_point=row.get("reorder_point") or 0,
                       reorder_qty=row.get("reorder_qty") or 0, van_reorder_point=row.get("van_reorder_point") or 0,

@@ -52,6 +52,8 @@
     if (text !== undefined && text !== null) { node.textContent = text; }
     return node;
   }
+  // dispatchers know their technicians by name; the username only where no name was given
+  function personName(t) { return t.full_name || t.username; }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   // ---------------------------------------------------------------- markers and clusters
@@ -238,13 +240,23 @@
     var text = mins >= 60 ? fmt(msg.hours, {h: Math.floor(mins / 60), m: mins % 60}) : fmt(msg.minutes, {m: mins});
     return fmt(ms > 0 ? msg.leftIn : msg.overdueBy, {time: text});
   }
+  var listShown = null;  // what the side list shows now: rebuilt only when that changes
   function renderList() {
-    if (results !== null) { return; }  // the side list shows the search's results
+    if (results !== null) { listShown = null; return; }  // the side list shows the search's results
     var bounds = map.getBounds();
     var inView = ordered.filter(function (f) {
       var c = f.geometry.coordinates;
       return bounds.contains([c[1], c[0]]);
     });
+    // a poll that brings the same orders leaves the list alone: replacing the buttons under a dispatcher's
+    // pointer between press and release would lose the click
+    var shown = JSON.stringify([inView.length, inView.slice(0, LIST_MAX).map(function (f) {
+      var p = f.properties;
+      return [p.id, p.number, p.sla_state, p.kind, p.status, p.station, p.technician_name || p.technician,
+              categories[p.category] || p.category, countdown(p.deadline_at)];
+    })]);
+    if (shown === listShown) { return; }
+    listShown = shown;
     var frag = document.createDocumentFragment();
     inView.slice(0, LIST_MAX).forEach(function (f) {
       var p = f.properties;
@@ -260,7 +272,7 @@
       head.appendChild(el("span", "badge badge-" + p.sla_state, cfg.slaLabels[p.sla_state]));
       btn.appendChild(head);
       btn.appendChild(el("span", "map-item-line", (categories[p.category] || p.category) + " · " +
-                         (p.station || "-") + " · " + (p.technician || msg.nobody)));
+                         (p.station || "-") + " · " + (p.technician_name || p.technician || msg.nobody)));
       btn.appendChild(el("span", "map-item-line muted", (cfg.statusLabels[p.status] || p.status) + " · " +
                          countdown(p.deadline_at)));
       btn.addEventListener("click", function () { flyTo(p.id); });
@@ -351,7 +363,7 @@
     // the API gives the deadline in the operator's zone (with its offset): show that wall-clock time
     row(wrap, msg.deadline, order.deadline_at.slice(0, 16).replace("T", " ") + " (" + countdown(order.deadline_at) + ")");
     row(wrap, msg.station, order.station || "-");
-    var techRow = row(wrap, msg.technician, order.technician ? order.technician.username : msg.nobody);
+    var techRow = row(wrap, msg.technician, order.technician ? personName(order.technician) : msg.nobody);
     techRow.dataset.testid = "popup-technician";
     wrap.appendChild(el("h4", null, msg.candidates));
     var note = el("p", "popup-note muted");
@@ -368,7 +380,7 @@
     var ul = el("ul", "popup-candidates");
     candidates.forEach(function (c) {
       var li = el("li");
-      li.appendChild(el("span", null, c.username + " · " + fmt(msg.km, {km: c.distance_km}) + " · " +
+      li.appendChild(el("span", null, personName(c) + " · " + fmt(msg.km, {km: c.distance_km}) + " · " +
                         fmt(msg.load, {n: c.open_orders})));
       if (c.is_current) {
         li.appendChild(el("span", "badge", msg.current));
@@ -419,6 +431,7 @@
           var p = m.feature.properties;
           p.status = o.status;
           p.technician = o.technician ? o.technician.username : null;
+          p.technician_name = o.technician ? personName(o.technician) : null;
           p.sla_state = o.sla_state;
           p.station = o.station;
           m.setIcon(icon(p));
@@ -455,6 +468,7 @@
     });
   }
   function showResults(items, total, problem) {
+    listShown = null;  // the list holds results now: the orders in view are drawn again after
     results = items;
     var frag = document.createDocumentFragment();
     items.forEach(function (o) {
@@ -479,7 +493,7 @@
       btn.appendChild(el("span", "map-item-line", o.customer.name + " · " + o.customer.phone));
       btn.appendChild(el("span", "map-item-line", o.address || "-"));
       btn.appendChild(el("span", "map-item-line muted", (cfg.statusLabels[o.status] || o.status) + " · " +
-                         (o.station || "-") + " · " + (o.technician ? o.technician.username : msg.nobody)));
+                         (o.station || "-") + " · " + (o.technician ? personName(o.technician) : msg.nobody)));
       if (!located) { btn.appendChild(el("span", "map-item-line muted", msg.noLocation)); }
       li.appendChild(btn);
       frag.appendChild(li);

@@ -242,7 +242,7 @@ def test_live_map_feed_popups_and_list(new_page, base_url, tainted):
     v.assert_clean()
 
 
-def test_admin_pages(new_page, base_url, tainted):
+def test_admin_pages(app, new_page, base_url, tainted):
     v = _visits(new_page, base_url, "boss")
     names = tuple(mix(i, f"C{i}") for i in range(5))
     v.open("/admin/", ())
@@ -259,8 +259,15 @@ def test_admin_pages(new_page, base_url, tainted):
     v.open(f"/admin/customers/{tainted.customers[0].id}", (names[0],))
     v.open("/admin/users", (mix(1, "Tech"), mix(2, "Disp")))
     v.open(f"/admin/users/{tainted.tech.id}")
-    v.open("/admin/audit")
+    # the log names the stations and people it speaks of (issue 15), as text
+    v.open("/admin/audit", (mix(0, "North"), mix(1, "Tech")))
     v.open("/dispatch/incidents/settings")
+    v.open("/dispatch/categories", (mix(0, "Cat0"), mix(1, "Cat1"), mix(1, "Cat0zh")))
+    with app.app_context():
+        from dispatch.orders.services import category_by_code
+        mosaic = category_by_code("DTV-MOSAIC").id
+    v.open(f"/dispatch/categories/{mosaic}")
+    v.open(f"/field/categories/{mosaic}/resolution-codes", (mix(0, "Cat0"),))
     v.assert_clean()
 
 

@@ -136,12 +136,18 @@ def test_technician_app_has_a_bottom_bar_on_a_phone(browser, base_url, app, make
         assert page.get_by_test_id(testid).bounding_box()["height"] >= 44, testid
     _no_sideways_scroll(page)
     page.screenshot(path=str(ARTIFACTS / f"layout-field-tabbar-{locale}.png"), full_page=True)
+    # each tab stays inside the app: the bar is there on the van and alerts pages too
     page.get_by_test_id("tab-stock").click()
-    page.wait_for_url(f"{base_url}/inventory/")
-    page.goto(f"{base_url}/field/")
+    page.wait_for_url(f"{base_url}/field/van")
+    expect(page.get_by_test_id("tab-stock")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_test_id("van-page")).to_contain_text(stock)
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / f"layout-field-van-{locale}.png"), full_page=True)
     page.get_by_test_id("tab-alerts").click()
     page.wait_for_url(f"{base_url}/notifications")
-    page.goto(f"{base_url}/field/")
+    expect(page.get_by_test_id("tab-alerts")).to_have_attribute("aria-current", "page")
+    _no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / f"layout-field-alerts-{locale}.png"), full_page=True)
     page.get_by_test_id("tab-logout").click()
     page.wait_for_url(lambda url: "/login" in url)
     assert not errors, errors

@@ -97,3 +97,16 @@ def test_reading_alerts_does_not_touch_their_push_state(app, client, as_role, al
     with app.app_context():
         assert db.session.scalar(sa.select(outbox.Notification.push_status)
                                  .where(outbox.Notification.id == note_id)) == "pending"
+
+
+def test_a_technician_reads_alerts_inside_the_app_and_staff_in_the_staff_pages(client, as_role, alert):
+    tech = as_role("technician")
+    alert(tech, title="New job RO-1")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert 'data-testid="notification"' in page and "New job RO-1" in page
+    assert 'data-testid="tabbar"' in page and 'data-testid="field-app"' in page  # bottom bar, offline banner
+    client.post("/logout")
+    keeper = as_role("stockkeeper")
+    alert(keeper, title="Low stock")
+    staff = client.get("/notifications").get_data(as_text=True)
+    assert "Low stock" in staff and 'data-testid="tabbar"' not in staff and 'data-testid="field-app"' not in staff

@@ -83,3 +83,27 @@ def test_the_van_list_shows_serial_numbers_and_lines_can_be_removed(app, client,
     assert 'data-testid="van-serials"' in page
     assert 'data-code="LN1"' in page and 'data-code="LN2"' in page
     assert page.count('data-testid="part-remove"') == 1
+
+
+def test_the_van_page_lists_only_the_own_van_with_serials_inside_the_app(app, client, login, shop, van_stock,
+                                                                       make_user):
+    from testsupport import stock_technician_van
+
+    login(shop.tech)
+    empty = client.get("/field/van").get_data(as_text=True)
+    assert ('data-testid="no-van"' in empty or 'data-testid="van-empty"' in empty) and 'data-testid="tabbar"' in empty
+    van_stock(shop.tech)
+    stock_technician_van(app, make_user, shop.mate, ("LN9",))  # another technician's van: never shown here
+    page = client.get("/field/van").get_data(as_text=True)
+    assert page.count('data-testid="van-item"') == 2, page[page.find("<main"):][:1500]  # connectors, loaners
+    assert "VAN-TECH" in page.upper() and "VAN-MATE" not in page.upper(), page[page.find("van-page"):][:300]
+    assert page.count('data-testid="van-serial"') == 2 and ">LN1<" in page and ">LN2<" in page and "LN9" not in page
+    assert '<a href="/field/van" data-testid="tab-stock" aria-current="page">' in page
+    client.post("/language/zh_CN")
+    zh = client.get("/field/van").get_data(as_text=True)
+    assert "车载库存" in zh and "序列号" in zh
+
+
+def test_the_van_page_is_the_technicians_own(client, login, shop):
+    login(shop.disp)
+    assert client.get("/field/van").status_code == 403

@@ -31,6 +31,7 @@ from core.geo import EARTH_RADIUS_M, haversine_m
 from core.parse import is_id, parse_int
 from dispatch.orders.models import OPEN_PREDICATE, Category, RepairOrder
 from dispatch.orders.services import orders as order_services
+from dispatch.deadlines.messages import stored
 from dispatch.deadlines.models import Incident, IncidentSettings
 
 log = logging.getLogger(__name__)
@@ -161,8 +162,8 @@ def _matching_incident(incidents: list[Incident], line: str, lat: float, lon: fl
 def _link(order: RepairOrder, incident: Incident) -> None:
     order.incident_id = incident.id
     order.updated_at = now()
-    order_services.add_event(order, "incident_linked", None,
-                             str(_l("Linked to incident #%(id)d", id=incident.id)), incident=incident.id)
+    order_services.add_event(order, "incident_linked", None, stored("incident.linked", id=incident.id),
+                             incident=incident.id)
 
 
 def link_to_open_incident(order: RepairOrder) -> Incident | None:
@@ -200,8 +201,7 @@ def _alert_opened(incident: Incident, count: int) -> int:
     sent = 0
     for user in {u.id: u for u in supervisors + dispatchers}.values():
         if outbox.enqueue("incident", user, cause=f"incident:{incident.id}:opened",
-                          title=_l("Mass outage suspected: incident #%(id)d", id=incident.id),
-                          body=_l("%(count)d faults of one service line close together", count=count),
+                          message=stored("alert.incident", id=incident.id, count=count),
                           url=f"/dispatch/incidents/{incident.id}", urgency="high",
                           topic=f"incident-{incident.id}") is not None:
             sent += 1
@@ -307,7 +307,7 @@ def resolve_incident(incident_id: Any, actor: User, note: Any = "") -> dict[str,
         raise Conflict(str(_l("This incident is resolved already.")))
     if not isinstance(note, str) or len(note) > 500:
         raise Invalid(str(_l("Please correct the marked fields.")), {"note": str(_l("text, at most 500 characters"))})
-    text = note.strip() or str(_l("Restored: mass outage fixed"))
+    text = note.strip() or stored("incident.restored")
     resolved = 0
     for order in linked_orders(incident):
         if order.is_open:

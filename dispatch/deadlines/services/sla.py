@@ -42,10 +42,12 @@ from core.auth import User
 from core.db import now
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.i18n import iso_local
+from core.messages import Stored
 from core.extensions import db
 from core.parse import ids_from, is_id
 from dispatch.orders.models import OrderEvent, RepairOrder, SlaPolicy
-from dispatch.orders.services.orders import add_event, order_area
+from dispatch.deadlines.messages import stored
+from dispatch.orders.services.orders import add_event
 from dispatch.orders.services.reference import policy_for
 from dispatch.deadlines.models import SlaAlert
 from dispatch.orders.models import RUNNING_PREDICATE
@@ -188,13 +190,13 @@ def _stamp(value: datetime) -> str:
     return (iso_local(value) or "")[:16].replace("T", " ")
 
 
-def _notify(users: Iterable[User], order: RepairOrder, alert: SlaAlert, kind: str, title: Any, body: Any,
+def _notify(users: Iterable[User], order: RepairOrder, alert: SlaAlert, kind: str, message: Stored,
             urgency: str) -> int:
     sent = 0
     for user in {u.id: u for u in users}.values():
         url = f"/field/orders/{order.id}" if user.role == "technician" else f"/dispatch/orders/{order.id}"
         if outbox.enqueue(kind, user, cause=f"sla:{order.id}:{alert.kind}:{alert.level}:{alert.cycle}",
-                          title=title, body=body, url=url, order_id=order.id, urgency=urgency,
+                          message=message, url=url, order_id=order.id, urgency=urgency,
                           topic=f"order-{order.id}") is not None:
             sent += 1
     return sent
@@ -234,13 +236,12 @@ def send_deadline_warnings(at: datetime | None = None) -> dict[str, int]:
             if alert is None:
                 continue
             deadline = _stamp(order.deadline_at)
-            add_event(order, "deadline_warning", None, str(_l("Deadline at %(time)s", time=deadline)),
+            add_event(order, "deadline_warning", None, stored("sla.deadline_at", time=deadline),
                       at=run.at, deadline_at=order.deadline_at.isoformat(), cycle=cycle)
             recipients = ([order.technician] if order.technician is not None else []) + run.dispatchers()
             alert.recipients = _notify(recipients, order, alert, "deadline_warning",
-                                       _l("Due soon: %(number)s", number=order.number),
-                                       _l("Restore by %(time)s — %(area)s", time=deadline,
-                                          area=order_area(order)), "high")
+                                       stored("alert.due_soon", number=order.number, time=deadline,
+                                              area=order.station_id), "high")
             db.session.flush()
             warned += 1
             notified += alert.recipients
@@ -265,16 +266,14 @@ def escalate_overdue_orders(at: datetime | None = None) -> dict[str, int]:
                 alert = _store_alert(order, cycle, "escalation", level, due_at, run.at, new_level=level)
                 if alert is None:
                     break
-                add_event(order, "escalated", None,
-                          str(_l("Deadline passed; escalated to level %(level)d", level=level)),
+                add_event(order, "escalated", None, stored("sla.escalated", level=level),
                           at=run.at, level=level, due_at=due_at.isoformat(), cycle=cycle)
                 recipients = run.supervisors(order.station_id) if level == 1 else []
                 recipients = recipients or run.centre_managers()
                 alert.recipients = _notify(
                     recipients, order, alert, "escalation",
-                    _l("Overdue (level %(level)d): %(number)s", level=level, number=order.number),
-                    _l("Deadline was %(time)s — %(area)s", time=_stamp(order.deadline_at),
-                       area=order_area(order)), "high")
+                    stored("alert.overdue", level=level, number=order.number, time=_stamp(order.deadline_at),
+                           area=order.station_id), "high")
                 db.session.flush()
                 counts[f"level{level}"] += 1
                 counts["notifications"] += alert.recipients
@@ -315,7 +314,7 @@ def _acknowledge(alert: SlaAlert, actor: User, note: str, at: datetime) -> bool:
     if updated != 1:
         return False
     db.session.refresh(alert)
-    add_event(alert.order, "note", actor, str(_l("Escalation level %(level)d acknowledged", level=alert.level)),
+    add_event(alert.order, "note", actor, stored("sla.acknowledged", level=alert.level),
               at=at, acknowledged=alert.level)
     audit.record("sla.acknowledge", "sla_alert", alert.id, actor=actor, order=alert.order_id, level=alert.level)
     return True

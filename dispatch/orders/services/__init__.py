@@ -10,6 +10,7 @@ from dispatch.orders.services.orders import (ACTIONS, TECHNICIAN_ACTIONS, add_ev
                                       import_orders_csv, is_unstaffed, may_see, order_by_number, pin_location, timeline,
                                       transition)
 from dispatch.orders.services.queries import (QUEUE_LABELS, QUEUES, customer_for, customer_history,  # noqa: F401
-                                       orders_query, queue_counts, repeat_addresses, station_board)
+                                       orders_query, queue_counts, repeat_addresses, sort_orders,
+                                       station_board)
 from dispatch.orders.services.reference import (categories, category_by_code, category_json,  # noqa: F401
                                          ensure_reference_data, policy_for)

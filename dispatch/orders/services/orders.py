@@ -25,10 +25,11 @@ from core.db import now
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, recovered
 from core.extensions import db
 from core.geo import check_point
-from core.i18n import lazy_name
+from core.messages import Stored
 from core.parse import is_id, parse_datetime, to_float
 from core.stations import Station, get_station, station_by_code
 from dispatch.orders import geocoding
+from dispatch.orders.messages import stored
 from dispatch.orders.services import stock
 from dispatch.orders.models import (CHANNELS, KINDS, OPEN_STATUSES, PRIORITIES, OrderEvent, RepairOrder)
 from dispatch.orders.services import assignment, intake
@@ -105,6 +106,8 @@ def add_event(order: RepairOrder, type_: str, actor: User | None = None, note: s
               lat: float | None = None, lon: float | None = None, from_status: str | None = None,
               to_status: str | None = None, at: datetime | None = None, **data: Any) -> OrderEvent:
     recorded = now()  # `at` is when it was taken: earlier for an action a technician took offline
+    if isinstance(note, Stored):  # written by a service: shown in the reader's language
+        data.update(msg=note.code, msg_params=note.params)
     event = OrderEvent(order_id=order.id, type=type_, at=at or recorded, recorded_at=recorded,
                        actor_id=getattr(actor, "id", None), note=(note or "")[:MAX_NOTE], lat=lat, lon=lon, from_status=from_status,
                        to_status=to_status, data=data)
@@ -112,28 +115,27 @@ def add_event(order: RepairOrder, type_: str, actor: User | None = None, note: s
     return event
 
 
-def _notify(kind: str, user_id: int | None, order: RepairOrder, cause: str, title: Any, body: Any,
+def _notify(kind: str, user_id: int | None, order: RepairOrder, cause: str, message: Stored,
             urgency: str = "normal") -> None:
     user = db.session.get(User, user_id) if user_id else None
     if user is None:
         return
-    outbox.enqueue(kind, user, cause=f"order:{order.id}:{cause}", title=title, body=body,
+    outbox.enqueue(kind, user, cause=f"order:{order.id}:{cause}", message=message,
                    url=f"/field/orders/{order.id}", order_id=order.id, urgency=urgency, topic=f"order-{order.id}")
 
 
 def _notify_assigned(order: RepairOrder, event: OrderEvent) -> None:
     db.session.flush()  # the event's id names the alert, so a retry cannot send it twice
     _notify("order_assigned", order.technician_id, order, f"assigned:{event.id}",
-            _l("New job %(number)s", number=order.number),
-            _l("%(category)s — %(area)s", category=lazy_name(order.category.label), area=order_area(order)),
+            stored("alert.order_assigned", number=order.number, category=order.category.code,
+                   area=order.station_id),
             urgency="high" if order.kind == "fault" else "normal")
 
 
 def _notify_taken_away(order: RepairOrder, technician_id: int | None, event: OrderEvent) -> None:
     db.session.flush()
     _notify("order_unassigned", technician_id, order, f"unassigned:{event.id}",
-            _l("Job %(number)s was taken off your list", number=order.number),
-            _l("You no longer need to go to this job (%(area)s).", area=order_area(order)))
+            stored("alert.order_unassigned", number=order.number, area=order.station_id))
 
 
 def order_area(order: RepairOrder) -> str:
@@ -288,9 +290,18 @@ def is_unstaffed(order: RepairOrder) -> bool:
             and not assignment.has_staff_on_shift(order.station_id))
 
 
+NUMBERING_LOCK = 0x524F  # "RO": PostgreSQL advisory lock class of the day's order numbering
+
+
 def _next_number(day: datetime) -> str:
     local = day.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
     prefix = f"RO-{local:%Y%m%d}-"
+    if db.engine.dialect.name == "postgresql":
+        # Concurrent intakes would all read the same last number and collide at the unique index
+        # until the retries ran out (a 409 for ~1 in 15 orders at 16 at once): take turns until
+        # commit instead. SQLite's BEGIN IMMEDIATE serialises writers already.
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:cls, :day)"),
+                           {"cls": NUMBERING_LOCK, "day": int(f"{local:%Y%m%d}")})
     # a range, not LIKE: it uses the unique index on number on both databases
     last = db.session.scalar(sa.select(RepairOrder.number).where(RepairOrder.number >= prefix,
                                                                  RepairOrder.number < prefix + "~")
@@ -377,20 +388,18 @@ def create_order(data: dict[str, Any], actor: User | None = None, *, default_cha
               channel=order.channel, located_by=located_by, sla_hours=policy.restore_hours)
     if order.geocode_after is not None:
         outbox.mark_work_for_worker()  # the worker looks it up as soon as this commits, not at the next tick
-        add_event(order, "note", actor, str(_l("Waiting for the geocoder to find the address; "
-                                                 "a dispatcher may pin it meanwhile.")))
+        add_event(order, "note", actor, stored("order.waiting_geocoder"))
     elif order.needs_location:
-        add_event(order, "note", actor, str(_l("No location found; waiting for a dispatcher to pin it.")))
+        add_event(order, "note", actor, stored("order.no_location"))
     elif placed is None:
-        add_event(order, "note", actor, str(_l("No stations are set up; the order waits.")))
+        add_event(order, "note", actor, stored("order.no_stations"))
     else:
-        _record_assignment(order, actor, placed.reason(), ranked, "new")
+        _record_assignment(order, actor, _placement_message(placed), ranked, "new")
     if clean["confirm_outside_area"] and point is not None:
         outside = intake.km_outside_service_area(*point)
         if outside is not None and outside[0] > float(current_app.config.get("OUTSIDE_AREA_KM", 5.0)):
-            add_event(order, "note", actor, str(_l("Taken outside the service area (%(km)s km from %(code)s's area), "
-                                                   "confirmed by the dispatcher.", km=f"{outside[0]:,.1f}",
-                                                   code=outside[1])), outside_service_area=True)
+            add_event(order, "note", actor, stored("order.outside_area", km=f"{outside[0]:,.1f}", code=outside[1]),
+                      outside_service_area=True)
     incidents.link_to_open_incident(order)  # a new fault near an open incident joins it at intake
     audit.record("order.create", "repair_order", order.id, actor=actor, number=order.number, channel=order.channel)
     db.session.flush()
@@ -403,16 +412,27 @@ def _place(order: RepairOrder) -> Any:
         placement = assignment.place(order.lat, order.lon)  # type: ignore[arg-type]
     if placement is not None:
         order.station = get_station(placement.station_id)
-        order.placement_reason = placement.reason()
+        _set_placement(order, _placement_message(placement))
     return placement
+
+
+def _placement_message(placement: Any) -> Stored:
+    if placement.inside:
+        return stored("placement.inside", code=placement.code)
+    return stored("placement.nearest", code=placement.code, km=f"{placement.distance_m / 1000:.1f}")
+
+
+def _set_placement(order: RepairOrder, reason: Stored) -> None:
+    order.placement_reason = reason[:120]
+    order.placement_code, order.placement_params = reason.code, reason.params
 
 
 def _place_and_assign(order: RepairOrder, actor: User | None) -> None:
     placement = _place(order)
     if placement is None:
-        add_event(order, "note", actor, str(_l("No stations are set up; the order waits.")))
+        add_event(order, "note", actor, stored("order.no_stations"))
         return
-    _auto_assign(order, actor, placement.reason())
+    _auto_assign(order, actor, _placement_message(placement))
 
 
 def _choose_technician(order: RepairOrder, exclude: tuple[int, ...] = ()) -> list[assignment.Candidate]:
@@ -434,12 +454,11 @@ def _choose_technician(order: RepairOrder, exclude: tuple[int, ...] = ()) -> lis
 def _record_assignment(order: RepairOrder, actor: User | None, reason: str, ranked: list[assignment.Candidate],
                        before: str, event_type: str = "assigned") -> None:
     if ranked:
-        note = f"{reason} → {ranked[0].full_name or ranked[0].username}"
+        note = stored("order.assigned_to", reason=reason, technician=ranked[0].full_name or ranked[0].username)
     elif not assignment.has_staff_on_shift(order.station.id):  # type: ignore[union-attr]
-        note = f"{reason}; " + str(_l("no technician available")) + "; " + str(
-            _l("no one is on shift at %(code)s: the order waits in the supervisor's queue", code=order.station.code))
+        note = stored("order.no_one_on_shift", reason=reason, code=order.station.code)  # type: ignore[union-attr]
     else:
-        note = f"{reason}; " + str(_l("no technician available"))
+        note = stored("order.no_technician", reason=reason)
     event = add_event(order, event_type, actor, note, from_status=before, to_status=order.status,
                       station=order.station.code, technician=ranked[0].username if ranked else None, auto=True,
                       reason=reason)
@@ -495,7 +514,7 @@ def record_geocode(order_id: int, address: str, point: tuple[float, float] | Non
     if point is not None:
         order.lat, order.lon = point
         order.needs_location, order.geocode_after, order.geocode_attempts = False, None, attempts
-        add_event(order, "located", None, str(_l("Located by the geocoder.")), lat=order.lat, lon=order.lon,
+        add_event(order, "located", None, stored("order.geocoded"), lat=order.lat, lon=order.lon,
                   located_by="geocoder")
         _place_and_assign(order, None)
         incidents.link_to_open_incident(order)  # as at intake: a located fault near an open incident joins it
@@ -505,8 +524,7 @@ def record_geocode(order_id: int, address: str, point: tuple[float, float] | Non
     cfg = current_app.config
     if attempts >= int(cfg.get("GEOCODER_MAX_ATTEMPTS", 3)):
         after, outcome = None, "gave_up"
-        add_event(order, "note", None, str(_l("The geocoder found no location for the address after %(n)d tries; "
-                                              "waiting for a dispatcher to pin it.", n=attempts)))
+        add_event(order, "note", None, stored("order.geocoder_gave_up", n=attempts))
     else:
         after = now() + timedelta(seconds=float(cfg.get("GEOCODER_RETRY_SECONDS", 60)) * 2 ** (attempts - 1))
         outcome = "retry"
@@ -569,11 +587,12 @@ def assign(order: RepairOrder, actor: User, *, technician_id: Any = None, statio
         if station.id == previous_station and previous_tech is None:
             raise Conflict(str(_l("The order is at this station already.")))
         order.station = station
-        order.placement_reason = str(_l("moved to %(code)s by hand", code=station.code))
+        by_hand = stored("placement.by_hand", code=station.code)
+        _set_placement(order, by_hand)
         order.technician_id, order.technician, order.status = None, None, "new"
-        _auto_assign(order, actor, reason or order.placement_reason, event_type=event_type)
+        _auto_assign(order, actor, reason or by_hand, event_type=event_type)
     if previous_tech and previous_tech != order.technician_id:
-        taken = add_event(order, "notified", None, str(_l("previous technician told")), technician_id=previous_tech)
+        taken = add_event(order, "notified", None, stored("order.previous_told"), technician_id=previous_tech)
         _notify_taken_away(order, previous_tech, taken)
     audit.record("order.assign", "repair_order", order.id, actor=actor, technician=order.technician_id,
                  station=order.station_id)
@@ -696,7 +715,7 @@ def transition(order: RepairOrder, action: Any, actor: User, *, note: Any = "", 
                           from_status=before, to_status="new", at=at, technician_id=declined_by)
         order.technician_id, order.technician, order.status = None, None, "new"
         decliners = {e.data.get("technician_id") for e in timeline(order) if e.type == "declined"}
-        _auto_assign(order, actor, str(_l("after a decline")),
+        _auto_assign(order, actor, stored("placement.after_decline"),
                      exclude=tuple(t for t in decliners | {declined_by} if t))
     else:
         order.status = target or ("assigned" if order.technician_id else "new")

@@ -13,10 +13,12 @@ from core.auth import User
 from core.customers import Customer, phone_is
 from core.errors import Invalid, NotFound
 from core.extensions import db
+from core.sorting import parse_sort
 from core.parse import is_digits, parse_float, parse_id
 from core.stations import Station, station_by_code
 from dispatch.orders.services.assignment import staffed_station_ids
-from dispatch.orders.models import STATUSES, WAITING_STATUSES, RepairOrder, due_soon_clause, overdue_clause
+from dispatch.orders.models import (STATUSES, WAITING_STATUSES, Category, RepairOrder, due_soon_clause,
+                                    overdue_clause)
 
 QUEUES = ("unassigned", "needs_location", "unstaffed", "due_soon", "overdue", "waiting", "open", "all")
 QUEUE_LABELS = {"unassigned": _l("Unassigned"), "needs_location": _l("Needs location"),
@@ -105,6 +107,27 @@ def orders_query(actor: User, *, status: str | None = None, station: str | None 
             RepairOrder.number == term.upper(), RepairOrder.address.contains(term, autoescape=True),
             Customer.name.contains(term, autoescape=True), phone_is(term), Customer.account_no == term))
     return stmt.order_by(RepairOrder.reported_at.desc(), RepairOrder.id.desc())
+
+
+def order_sort_columns() -> dict[str, Any]:
+    """The columns an orders list sorts by (core.sorting), as SQL: what the list shows, not its ids.
+    The deadline is the stored one (a paused order's moves on only while it waits)."""
+    def of(col: Any, key: Any) -> Any:
+        return sa.select(col).where(key).correlate(RepairOrder).scalar_subquery()
+    return {"number": RepairOrder.number, "status": RepairOrder.status, "reported": RepairOrder.reported_at,
+            "deadline": RepairOrder.deadline_at, "address": RepairOrder.address,
+            "resolved": RepairOrder.resolved_at,
+            "category": of(Category.code, Category.id == RepairOrder.category_id),
+            "customer": of(Customer.name, Customer.id == RepairOrder.customer_id),
+            "station": of(Station.code, Station.id == RepairOrder.station_id),
+            "technician": of(sa.func.coalesce(sa.func.nullif(User.full_name, ""), User.username),
+                             User.id == RepairOrder.technician_id)}
+
+
+def sort_orders(stmt: Any, raw: Any, default: str = "-reported") -> tuple[Any, Any]:
+    """The select in the order the query string's `sort` asks for, and the Sort (for the headers)."""
+    sort = parse_sort(raw, order_sort_columns(), default)
+    return sort.apply(stmt, RepairOrder.id), sort
 
 
 def queue_counts(actor: User) -> dict[str, int]:

@@ -25,6 +25,7 @@ from core.db import now
 from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from core.extensions import db
 from core.parse import is_digits
+from dispatch.reports.messages import stored
 from dispatch.reports.models import QUESTIONS, Callback
 from dispatch.orders.models import RepairOrder
 from dispatch.orders.services.orders import (add_event, allowed_actions, check_may_see, create_order, get_order,
@@ -202,7 +203,7 @@ def _apply(order: RepairOrder, cb: Callback, answers: dict[str, Any], actor: Use
         if cb.attempts >= limit:
             cb.status, cb.reached = "unreachable", False
             transition(order, "close", actor,
-                       note=str(_l("Customer unreachable after %(n)d callback attempts.", n=cb.attempts)))
+                       note=stored("callback.unreachable", n=cb.attempts))
         audit.record("callback.attempt", "repair_order", order.id, actor=actor, reached=False, attempt=cb.attempts)
         db.session.flush()
         return cb
@@ -214,13 +215,13 @@ def _apply(order: RepairOrder, cb: Callback, answers: dict[str, Any], actor: Use
     add_event(order, "callback", actor, answers["comment"], outcome="unhappy" if cb.is_unhappy else "happy",
               channel=channel, satisfaction=cb.satisfaction, fixed=cb.fixed)
     if not cb.is_unhappy:
-        transition(order, "close", actor, note=str(_l("Closed after the callback.")))
+        transition(order, "close", actor, note=stored("callback.closed"))
     elif setting("CALLBACK_UNHAPPY_ACTION") == "reopen" and "reopen" in allowed_actions(order, actor):
         cb.follow_up = "reopened"
-        transition(order, "reopen", actor, note=str(_l("Reopened: the customer was not satisfied.")))
+        transition(order, "reopen", actor, note=stored("callback.reopened"))
     else:
         cb.follow_up = "complaint_visit"
-        transition(order, "close", actor, note=str(_l("Closed after the callback; a complaint visit follows.")))
+        transition(order, "close", actor, note=stored("callback.complaint_visit"))
         visit = create_order({
             "customer_id": order.customer_id, "category": setting("CALLBACK_COMPLAINT_CATEGORY"),
             "description": str(_l("Complaint visit after the callback on %(number)s.", number=order.number))

@@ -35,7 +35,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import aliased
 
-from core.access import in_scope, station_scope
+from core.access import in_scope, scope_clause, station_scope
 from core.auth import User
 from core.db import add_seconds, now, seconds_between
 from core.errors import Forbidden, Invalid, NotFound
@@ -207,6 +207,23 @@ def resolve_filters(actor: User, *, station: Any = None, technician: Any = None,
         f.station_id = scope
         f.labels["station"] = actor.station.code if actor.station else ""
     return f
+
+
+def filter_choices(actor: User, locale: str | None) -> dict[str, Any]:
+    """What the filter form offers to pick, within the actor's station scope (core.access): the
+    stations and technicians by the values the query string takes (code, username), the categories."""
+    stations = db.session.scalars(sa.select(Station).where(scope_clause(actor, Station.id))
+                                  .order_by(Station.code))
+    techs = db.session.scalars(sa.select(User).where(User.role == "technician",
+                                                     scope_clause(actor, User.station_id))
+                               .order_by(User.full_name, User.username))
+    cats = db.session.scalars(sa.select(Category).where(Category.is_active.is_(True))
+                              .order_by(Category.kind, Category.code))
+    return {"every_station": station_scope(actor) is None,  # else "all" and "none" are not theirs to ask
+            "station": [(st.code, f"{st.code} · {st.name}") for st in stations],
+            "technician": [(t.username, f"{t.full_name} ({t.username})" if t.full_name else t.username)
+                           for t in techs],
+            "category": [(c.code, f"{c.label(locale)} ({c.code})") for c in cats]}
 
 
 def read_query(actor: User, args: Any) -> tuple[Period, Filters]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from core.extensions import db
 from dispatch.orders.models import RepairOrder
@@ -43,7 +44,7 @@ def test_feature_shape(client, city, disp, make_order, clock):
     assert f["geometry"] == {"type": "Point", "coordinates": [114.005, 22.505]}
     p = f["properties"]
     assert set(p) == {"id", "number", "status", "kind", "station", "deadline_at", "sla_state", "category",
-                      "technician"}
+                      "technician", "technician_name"}
     with client.application.app_context():
         assert p["number"] == db.session.get(RepairOrder, oid).number
     assert (p["status"], p["kind"], p["station"], p["category"]) == ("assigned", "fault", "S01", "DTV-MOSAIC")
@@ -58,6 +59,21 @@ def test_unassigned_order_has_no_technician(client, city, disp, make_order, cloc
     oid = make_order(22.505, 114.005, category="BB-FIBER-BREAK")  # skill "fiber": nobody has it
     (f,) = _feed(client, disp)["features"]
     assert f["id"] == oid and f["properties"]["technician"] is None and f["properties"]["status"] == "new"
+    assert f["properties"]["technician_name"] is None
+
+
+def test_the_technician_is_named_by_full_name_else_username(client, city, disp, make_order, clock):
+    from core.auth import User
+
+    make_order(22.505, 114.005)
+    (f,) = _feed(client, disp)["features"]
+    username = f["properties"]["technician"]
+    assert f["properties"]["technician_name"] == username  # no full name given
+    with client.application.app_context():
+        db.session.scalar(sa.select(User).where(User.username == username)).full_name = "李 <b>明</b>"
+        db.session.commit()
+    (f,) = _feed(client, disp)["features"]
+    assert (f["properties"]["technician"], f["properties"]["technician_name"]) == (username, "李 <b>明</b>")
 
 
 def test_only_open_orders(client, city, disp, make_order, order_action, clock):

@@ -92,3 +92,8 @@ def test_the_order_page_explains_the_choice_in_words(client, city, login, token_
     html = client.get(f"/dispatch/orders/{order['id']}").get_data(as_text=True)
     assert "Why this technician" in html and "km" in html and "lower is better" in html
     assert "score 26.4" not in html and "score " not in html.split("Why this technician")[1][:2000]
+    # the skill by its name in the reader's language, not its code
+    assert "with the skill Digital TV" in html and "skill digital_tv" not in html
+    client.post("/language/zh_CN")
+    zh = client.get(f"/dispatch/orders/{order['id']}").get_data(as_text=True)
+    assert "具备技能 数字电视" in zh and "具备技能 digital_tv" not in zh

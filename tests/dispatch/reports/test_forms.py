@@ -16,6 +16,10 @@ def _errors(page: str) -> dict[str, str]:
 
 
 def _value(page: str, input_id: str) -> str | None:
+    picker = re.search(rf'<select id="{input_id}".*?</select>', page, re.S)  # a picker: its chosen option
+    if picker:
+        chosen = re.search(r'<option value="([^"]*)" selected>', picker.group(0))
+        return chosen.group(1) if chosen else None
     tag = re.search(rf'<input[^>]*id="{input_id}"[^>]*>', page)
     assert tag, f"no input {input_id}"
     m = re.search(r'value="([^"]*)"', tag.group(0))
