@@ -73,20 +73,9 @@ class PageWatch:
             self.errors.append(msg.text)
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    setattr(item, f"report_{report.when}", report)  # new_page's teardown reads whether the test failed
-    return report
-
-
 @pytest.fixture
 def new_page(browser, request):
-    """new_page(locale="en", mobile=False) → (page, watch).
-
-    A failed test leaves a screenshot of each of its pages in test-artifacts/ (every test does with
-    SCREENSHOTS=1): a full-page shot costs a few hundred ms, too much for ~200 passing tests.
-    """
+    """new_page(locale="en", mobile=False) → (page, watch); screenshots land in test-artifacts/."""
     contexts = []
 
     def make(locale: str = "en-US", mobile: bool = False):
@@ -100,17 +89,14 @@ def new_page(browser, request):
         page.set_default_timeout(15_000)
         return page, PageWatch(page, {"127.0.0.1"})
     yield make
-    call = getattr(request.node, "report_call", None)
-    if os.environ.get("SCREENSHOTS") or call is None or call.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-        for n, ctx in enumerate(contexts):
-            for m, page in enumerate(ctx.pages):
-                try:
-                    page.screenshot(path=str(ARTIFACTS / f"{name}-{n}{m}.png"), full_page=True)
-                except Exception:  # a closed page has nothing to show
-                    pass
-    for ctx in contexts:
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    for n, ctx in enumerate(contexts):
+        for m, page in enumerate(ctx.pages):
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"{name}-{n}{m}.png"), full_page=True)
+            except Exception:  # a closed page has nothing to show
+                pass
         ctx.close()
 
 
