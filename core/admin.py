@@ -37,7 +37,7 @@ def index():
 # --- users -----------------------------------------------------------------
 
 def _station_choices():
-    return [("", "—")] + [(str(s.id), f"{s.code} {s.name}") for s in stations.all_stations()]
+    return [("", "—")] + [(str(s.id), f"{s.code} {s.display_name}") for s in stations.all_stations()]
 
 
 def managed_skills() -> list[str]:
@@ -208,7 +208,7 @@ def station_edit(station_id: int | None = None):
         form.coverage.data = json.dumps(station.coverage)
     error = None
     if request.method == "POST":
-        fields = dict(code=form.code.data, name=form.name.data, address=form.address.data,
+        fields = dict(code=form.code.data, name=form.name.data, name_zh=form.name_zh.data, address=form.address.data,
                       district=form.district.data, lat=request.form.get("lat"), lon=request.form.get("lon"),
                       coverage=request.form.get("coverage") or None)
 
@@ -249,7 +249,7 @@ def coverage_editor_map(station, neighbours) -> dict:
         layer = folium.FeatureGroup(name=_("Neighbouring areas"))
         for n in neighbours:
             folium.GeoJson(n.coverage, style_function=lambda _f: {"color": "#5d6878", "weight": 1, "fillOpacity": 0.1},
-                           tooltip=TextTooltip(f"{n.code} {n.name}")).add_to(layer)
+                           tooltip=TextTooltip(f"{n.code} {n.display_name}")).add_to(layer)
         layer.add_to(m)
     draw = Draw(export=False, draw_options={"polyline": False, "rectangle": True, "circle": False, "marker": False,
                                             "circlemarker": False, "polygon": {"allowIntersection": False}},

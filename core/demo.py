@@ -39,7 +39,7 @@ def load_stations(seed: int, progress: Callable[..., Any], size: str = "full") -
         for area in bar:
             if stations.station_by_code(area.code):
                 continue
-            stations.create_station(code=area.code, name=area.name, address=area.address,
+            stations.create_station(code=area.code, name=area.name, name_zh=area.name_zh, address=area.address,
                                     district=districts[area.district].name_en, lat=area.lat, lon=area.lon,
                                     coverage=demo_city.coverage_geojson(area.coverage))
 

@@ -92,6 +92,7 @@ class UserForm(FlaskForm):
 class StationForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name_zh = StringField(_l("Name in Chinese"), validators=[Optional(), Length(max=120)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=255)])
     district = StringField(_l("District"), validators=[Optional(), Length(max=80)])
     lat = FloatField(_l("Latitude"), validators=[DataRequired()])

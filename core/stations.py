@@ -26,6 +26,7 @@ class Station(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(20), unique=True)
     name: Mapped[str] = mapped_column(sa.String(120))
+    name_zh: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")  # shown to readers of Chinese
     address: Mapped[str] = mapped_column(sa.String(255), default="")
     lat: Mapped[float]
     lon: Mapped[float]
@@ -37,6 +38,15 @@ class Station(db.Model):
     __table_args__ = (
         sa.CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="point_in_range"),
     )
+
+    def label(self, locale: str | None) -> str:
+        """The name in the reader's language (the English one when no Chinese name is given)."""
+        return self.name_zh if (locale or "").startswith("zh") and self.name_zh else self.name
+
+    @property
+    def display_name(self) -> str:
+        from core.i18n import current_language  # core.i18n reads the app's config: only when shown
+        return self.label(current_language())
 
     @property
     def supervisors(self) -> list[Any]:
@@ -97,6 +107,11 @@ def _validated(fields: dict[str, Any]) -> dict[str, Any]:
         if not name or len(name) > 120:
             errors["name"] = str(_l("required, at most 120 characters"))
         out["name"] = name
+    if "name_zh" in fields:
+        name_zh = (fields["name_zh"] or "").strip()
+        if len(name_zh) > 120:
+            errors["name_zh"] = str(_l("at most 120 characters"))
+        out["name_zh"] = name_zh
     for key, limit in (("address", 255), ("district", 80)):
         if key in fields:
             out[key] = (fields[key] or "").strip()[:limit]
@@ -169,8 +184,8 @@ def place_point(lat: float, lon: float) -> Placement | None:
 
 
 def station_json(station: Station) -> dict[str, Any]:
-    return {"id": station.id, "code": station.code, "name": station.name, "address": station.address,
-            "district": station.district, "lat": station.lat, "lon": station.lon, "coverage": station.coverage}
+    return {"id": station.id, "code": station.code, "name": station.name, "name_zh": station.name_zh,
+            "address": station.address, "district": station.district, "lat": station.lat, "lon": station.lon, "coverage": station.coverage}
 
 
 def check_area(coverage: Any, exclude_station_id: int | None = None) -> dict[str, Any]:

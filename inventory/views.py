@@ -328,9 +328,10 @@ def unit_detail(serial: str):
 @allow(*VIEWERS)
 def loans():
     overdue = request.args.get("overdue") == "1"
-    page = db.paginate(services.loans_query(overdue_only=overdue, viewer=current_user), per_page=100,
-                       error_out=False)
-    return render_template("inventory/loans.html", page=page, overdue=overdue, now=services.now(),
+    stmt, sort = browse.loans_sorted(services.loans_query(overdue_only=overdue, viewer=current_user),
+                                     request.args.get("sort"))
+    page = db.paginate(stmt, per_page=100, error_out=False)
+    return render_template("inventory/loans.html", page=page, overdue=overdue, now=services.now(), sort=sort,
                            may_edit=current_user.role in KEEPERS,
                            numbers=browse.order_numbers(loan.order_id for loan in page.items))
 

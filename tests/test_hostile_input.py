@@ -118,7 +118,7 @@ QUERY: dict[str, dict[str, str]] = {
                         **LISTING, **SORTED},
     "inventory.moves_export": {"location": "id", "item": "id", "type": "text", "from": "date", "to": "date",
                                "order": "text", **SORTED},
-    "inventory.loans": {"overdue": "loose", **LISTING},
+    "inventory.loans": {"overdue": "loose", **LISTING, **SORTED},
     "inventory.report": {"from": "date", "to": "date", "group_by": "text", "station": "loose"},
     "inventory.move_form": {"type": "loose", "from": "loose", "to": "loose"},
     "inventory.count": {"location": "loose"},

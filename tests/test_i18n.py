@@ -98,6 +98,17 @@ def test_one_msgid_has_one_translation_across_catalogues():
     assert not conflicts, "\n".join(f"{key}: {found}" for key, found in sorted(conflicts.items(), key=str))
 
 
+# the operator's words, one each: a term said two ways reads as two different things
+GLOSSARY = {"技术员": "维修员"}  # technician
+
+
+def test_the_operators_terms_are_said_one_way():
+    said_otherwise = [(where, m.id, variant) for where, messages in _catalogues().items() for m in messages
+                      for variant in GLOSSARY
+                      if variant in " ".join(m.string if isinstance(m.string, (list, tuple)) else [m.string or ""])]
+    assert not said_otherwise, said_otherwise
+
+
 # --- stored texts: reasons, notes and alerts are codes, rendered in the reader's language
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -86,11 +86,11 @@ def build_map(stations: list[Any], technicians: list[dict[str, Any]]) -> dict[st
         if s.coverage:
             folium.GeoJson(s.coverage, style_function=lambda _f: {"color": "#0b5cad", "weight": 1,
                                                                   "fillOpacity": 0.06},
-                           tooltip=TextTooltip(f"{s.code} {s.name}")).add_to(areas)
+                           tooltip=TextTooltip(f"{s.code} {s.display_name}")).add_to(areas)
     areas.add_to(m)
     station_layer = folium.FeatureGroup(name=_("Stations"), show=True)
     for s in stations:
-        folium.Marker([s.lat, s.lon], tooltip=TextTooltip(f"{s.code} {s.name}"),
+        folium.Marker([s.lat, s.lon], tooltip=TextTooltip(f"{s.code} {s.display_name}"),
                       icon=TextIcon(s.code, attrs={"class": "map-station", "title": s.code},
                                     icon_size=(44, 20), icon_anchor=(22, 10), class_name="map-station-icon")
                       ).add_to(station_layer)
@@ -157,7 +157,7 @@ def index():
         },
     }
     filters = [  # (query parameter, label, "any" option, options) — the feed's filters
-        ("station", _("Station"), _("All"), [(s.code, f"{s.code} {s.name}") for s in stations]),
+        ("station", _("Station"), _("All"), [(s.code, f"{s.code} {s.display_name}") for s in stations]),
         ("status", _("Status"), _("All open"), [(s, str(STATUS_LABELS[s])) for s in OPEN_STATUSES]),
         ("kind", _("Kind"), _("All"), [(k, str(v)) for k, v in KIND_LABELS.items()]),
         ("sla_state", _("Deadline"), _("All"), [(k, config["slaLabels"][k]) for k in ("overdue", "due_soon", "ok")]),

@@ -69,7 +69,7 @@ def index():
                                       request.args.get("sort"))
     page = db.paginate(stmt, per_page=PAGE_SIZE, error_out=False)
     return render_template("orders/index.html", page=page, queue=queue, q=q, station=station, sort=sort,
-                           station_options=[(st.code, f"{st.code} · {st.name}") for st in choices],
+                           station_options=[(st.code, f"{st.code} · {st.display_name}") for st in choices],
                            station_error=station_error,
                            counts=services.queue_counts(_actor()), labels=services.QUEUE_LABELS,
                            board=services.station_board(_actor()))

@@ -31,6 +31,7 @@ from inventory.models import (
     TRACKED_KINDS,
     UNIT_STATUSES,
     Item,
+    Loan,
     Location,
     SerialUnit,
     StockMove,
@@ -242,6 +243,19 @@ def units_sorted(stmt: Any, raw: Any) -> tuple[Any, Sort]:
                "location": Location.code, "updated": SerialUnit.updated_at}
     sort = parse_sort(raw, columns, "serial")
     return sort.apply(stmt, SerialUnit.id), sort
+
+
+def loans_sorted(stmt: Any, raw: Any) -> tuple[Any, Sort]:
+    """The loans in the order `sort` asks for (soonest due first by default), id breaking ties."""
+    from core.customers import Customer
+    from core.stations import Station
+
+    stmt = (stmt.join(SerialUnit, SerialUnit.id == Loan.unit_id).join(Customer, Customer.id == Loan.customer_id)
+            .outerjoin(Station, Station.id == Loan.station_id))
+    columns = {"serial": SerialUnit.serial, "customer": Customer.account_no, "lent": Loan.lent_at,
+               "due": Loan.due_at, "station": Station.code}
+    sort = parse_sort(raw, columns, "due")
+    return sort.apply(stmt, Loan.id), sort
 
 
 def person(row: Any) -> str:

@@ -178,3 +178,19 @@ def test_audit_filter_refusal_is_explained_in_the_form(client, admin):
     assert set(_errors(page)) == {"since"}
     ok = client.get("/admin/audit?since=2026-03-01&until=2026-03-05")
     assert ok.status_code == 200 and not _errors(ok.get_data(as_text=True))
+
+
+def test_the_station_form_keeps_both_names_and_the_chinese_one_is_shown_in_chinese(app, client, admin):
+    ok = client.post("/admin/stations/new", data={"code": "S09", "name": "Nine", "name_zh": "第九维修站",
+                                                  "lat": "22.605", "lon": "114.205", "coverage": SQUARE})
+    assert ok.status_code == 302
+    with app.app_context():
+        station = stations.station_by_code("S09")
+        assert (station.name, station.name_zh) == ("Nine", "第九维修站")
+        station_id = station.id
+    page = client.get(f"/admin/stations/{station_id}").get_data(as_text=True)
+    assert 'value="第九维修站"' in page and "<h1>S09 Nine</h1>" in page
+    client.post("/language/zh_CN")
+    assert "<h1>S09 第九维修站</h1>" in client.get(f"/admin/stations/{station_id}").get_data(as_text=True)
+    listed = client.get("/admin/stations").get_data(as_text=True)
+    assert "Nine" in listed and "第九维修站" in listed

@@ -66,6 +66,9 @@ def test_stations_tile_the_city_and_customers_live_on_land(demo_app):
     with demo_app.app_context():
         sts = stations.all_stations()
         assert len(sts) == 16
+        # both names: the Chinese one for readers of Chinese (e.g. 福田…维修站)
+        assert all(s.name_zh.endswith("维修站") and s.name and s.name.isascii() for s in sts), \
+            [(s.name, s.name_zh) for s in sts]
         areas = {s.code: shape(s.coverage) for s in sts}
         for s in sts:
             assert areas[s.code].contains(Point(s.lon, s.lat)), s.code  # each station inside its area

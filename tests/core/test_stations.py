@@ -145,3 +145,19 @@ def test_area_check_endpoint_refuses_bad_geojson(client, as_role):
     resp = client.post("/admin/stations/check-area", json={"coverage": "{bad"},
                        headers={"Accept": "application/json"})
     assert resp.status_code == 422 and "GeoJSON" in resp.get_json()["error"]["message"]
+
+
+def test_a_station_has_a_chinese_name_shown_to_readers_of_chinese(app):
+    from flask_babel import force_locale
+
+    with app.test_request_context():
+        st = make(name_zh="  福田北维修站 ")
+        plain = make(code="S02", name="Luohu East", lat=22.505, lon=114.015, coverage=square(114.01, 22.5))
+        assert st.name_zh == "福田北维修站" and stations.station_json(st)["name_zh"] == "福田北维修站"
+        assert st.display_name == "Futian North" and st.label("zh_CN") == "福田北维修站"
+        with force_locale("zh_CN"):
+            assert st.display_name == "福田北维修站" and plain.display_name == "Luohu East"  # no Chinese name given
+        with pytest.raises(Invalid) as refused:
+            stations.update_station(st, name_zh="站" * 121)
+        assert set(refused.value.fields) == {"name_zh"}
+        db.session.rollback()

@@ -383,3 +383,26 @@ def test_ledger_csv_follows_the_sort(client, ledger, login):
     body = client.get("/inventory/moves.csv?sort=qty").get_data(as_text=True).lstrip("\ufeff")
     quantities = [int(r["qty"]) for r in csv.DictReader(io.StringIO(body))]
     assert quantities == sorted(quantities)
+
+
+def test_loans_sort_by_serial_both_ways_keep_the_overdue_filter_and_explain_a_bad_sort(app, client, ledger, login,
+                                                                                        clock):
+    with app.app_context():
+        boss = db.session.get(User, ledger["admin"].id)
+        for serial in ("BOX_1", "BOX%2"):
+            services.lend_loaner(ledger["order_id"], ledger["customer"].id, serial, boss)
+            clock.advance(minutes=1)
+        db.session.commit()
+    login(ledger["keeper"])
+
+    def serials(url):
+        table = client.get(url).get_data(as_text=True).split('data-testid="loans"')[1].split("</table>")[0]
+        return re.findall(r'/inventory/units/[^"]+">([^<]+)</a>', table)
+    assert serials("/inventory/loans?sort=serial") == ["BOX%2", "BOX_1"]
+    assert serials("/inventory/loans?sort=-serial") == ["BOX_1", "BOX%2"]
+    assert serials("/inventory/loans?sort=-lent") == ["BOX%2", "BOX_1"]  # lent a minute later
+    page = client.get("/inventory/loans?sort=-serial&overdue=1").get_data(as_text=True)
+    assert 'aria-sort="descending" data-sort="serial"' in page and "overdue=1" in page.split('data-sort="due"')[1][:200]
+    bad = client.get("/inventory/loans?sort=due;drop")
+    assert bad.status_code == 200 and 'data-testid="sort-notice"' in bad.get_data(as_text=True)
+    assert serials("/inventory/loans?sort=due;drop") == serials("/inventory/loans")

@@ -13,6 +13,7 @@ from core.auth import User
 from core.customers import Customer, phone_is
 from core.errors import Invalid, NotFound
 from core.extensions import db
+from core.i18n import current_language
 from core.sorting import parse_sort
 from core.parse import is_digits, parse_float, parse_id
 from core.stations import Station, station_by_code
@@ -138,14 +139,15 @@ def queue_counts(actor: User) -> dict[str, int]:
 def station_board(actor: User) -> list[dict[str, Any]]:
     """Per station: open orders, unassigned, overdue."""
     stmt = _scoped(sa.select(
-        Station.code, Station.name,
+        Station.code, Station.name, Station.name_zh,
         sa.func.count(RepairOrder.id),
         sa.func.sum(sa.case((RepairOrder.status == "new", 1), else_=0)),
         sa.func.sum(sa.case((overdue_clause(), 1), else_=0)),
     ).join(RepairOrder, RepairOrder.station_id == Station.id).where(RepairOrder.is_open)
-        .group_by(Station.code, Station.name).order_by(Station.code), actor)
-    return [{"code": c, "name": n, "open": o, "unassigned": int(u or 0), "overdue": int(d or 0)}
-            for c, n, o, u, d in db.session.execute(stmt)]
+        .group_by(Station.code, Station.name, Station.name_zh).order_by(Station.code), actor)
+    zh = current_language().startswith("zh")
+    return [{"code": c, "name": (nz if zh and nz else n), "open": o, "unassigned": int(u or 0),
+             "overdue": int(d or 0)} for c, n, nz, o, u, d in db.session.execute(stmt)]
 
 
 def customer_history(customer_id: int, actor: User | None = None) -> list[RepairOrder]:

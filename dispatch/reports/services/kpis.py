@@ -220,7 +220,7 @@ def filter_choices(actor: User, locale: str | None) -> dict[str, Any]:
     cats = db.session.scalars(sa.select(Category).where(Category.is_active.is_(True))
                               .order_by(Category.kind, Category.code))
     return {"every_station": station_scope(actor) is None,  # else "all" and "none" are not theirs to ask
-            "station": [(st.code, f"{st.code} · {st.name}") for st in stations],
+            "station": [(st.code, f"{st.code} · {st.display_name}") for st in stations],
             "technician": [(t.username, f"{t.full_name} ({t.username})" if t.full_name else t.username)
                            for t in techs],
             "category": [(c.code, f"{c.label(locale)} ({c.code})") for c in cats]}

@@ -231,3 +231,13 @@ def test_csv_export_defuses_formulas_in_names(app, client, city, two, login):
     rows = {r["key"]: r for r in csv.DictReader(io.StringIO(text))}
     assert rows["t1"]["label"] == "'=HYPERLINK(\"http://evil.example\",\"t1\")" and rows["t3"]["label"] == "'@SUM(1+1)"
     assert (rows["t1"]["orders"], rows["t3"]["mttr_hours"]) == ("1", "30.0")  # the figures stay numbers
+
+
+def test_a_period_without_orders_says_so_instead_of_bare_headers(client, city, two, login):
+    login(city.dispatcher)
+    page = client.get("/reports/?from=2025-01-01&to=2025-01-31").get_data(as_text=True)
+    assert 'data-testid="table-station"' not in page
+    assert 'data-testid="no-rows-station"' in page and "No orders in this period for these filters." in page
+    client.post("/language/zh_CN")
+    zh = client.get("/reports/?from=2025-01-01&to=2025-01-31").get_data(as_text=True)
+    assert "此期间内没有符合这些筛选条件的工单。" in zh
